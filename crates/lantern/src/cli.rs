@@ -1,0 +1,450 @@
+//! The command line: `lantern serve | demo | migrate | agency | user | audit | backup`.
+//!
+//! Every failure ends as one line on stderr (`error: …`) and a non-zero exit, never a panic:
+//! a wrong URL, an unreachable database or a port in use each say what is wrong.
+
+use std::io::Read as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::platform::accounts::{self, CreateUserError, NewUser, Role};
+use crate::platform::agencies::{self, CreateAgencyError, NewAgency};
+use crate::platform::audit::{self, Actor};
+use crate::platform::backup;
+use crate::platform::clock::Clock;
+use crate::platform::config::Config;
+use crate::platform::db::{Db, one_line};
+use crate::web::AppState;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "lantern",
+    version,
+    about = "Lantern: surveys, transparency and accountability for a police agency"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DbArgs {
+    /// sqlite://PATH (embedded, the default) or postgres://USER:PASSWORD@HOST/DB
+    #[arg(
+        long,
+        env = "LANTERN_DATABASE_URL",
+        default_value = "sqlite://lantern.db"
+    )]
+    pub database_url: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on
+    #[arg(long, env = "LANTERN_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// The address people use, e.g. https://lantern.example.gov (https turns on Secure cookies and HSTS)
+    #[arg(long, env = "LANTERN_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Take client addresses from X-Forwarded-For (only behind a reverse proxy that sets it)
+    #[arg(long, env = "LANTERN_TRUST_PROXY")]
+    pub trust_proxy: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the web server
+    Serve {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+    /// Build the demo agency and serve it (a fresh lantern-demo.db unless --database-url is given)
+    Demo {
+        /// Use (and keep) this database instead of a fresh lantern-demo.db; seeds it if the demo agency is missing
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Seed of the synthetic agency: the same seed gives the same agency
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Build the database and exit without serving
+        #[arg(long)]
+        no_serve: bool,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+    /// Apply database migrations and exit
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Manage agencies
+    Agency {
+        #[command(subcommand)]
+        command: AgencyCommand,
+    },
+    /// Manage staff accounts
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Work with the audit chain
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Write a consistent copy of a SQLite database (safe while the server runs)
+    Backup {
+        /// The file to write; it must not exist yet
+        path: PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AgencyCommand {
+    /// Add an agency
+    Add {
+        /// Short name used in addresses, e.g. riverton-pd
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        /// IANA time zone, e.g. America/Chicago
+        #[arg(long, default_value = "America/New_York")]
+        timezone: String,
+        /// Centre point for sun times (veil-of-darkness analysis)
+        #[arg(long, allow_hyphen_values = true)]
+        latitude: Option<f64>,
+        #[arg(long, allow_hyphen_values = true)]
+        longitude: Option<f64>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List agencies
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a staff account; the password is read from standard input, or generated and printed
+    Add {
+        /// The agency's slug
+        #[arg(long)]
+        agency: String,
+        #[arg(long)]
+        username: String,
+        /// admin, analyst, supervisor, investigator, oversight or staff
+        #[arg(long)]
+        role: String,
+        /// Full name as staff pages show it
+        #[arg(long, default_value = "")]
+        name: String,
+        #[arg(long, default_value = "")]
+        email: String,
+        /// Read the password from standard input instead of generating one
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check every agency's audit chain (or one); exits non-zero and names the first bad row
+    Verify {
+        /// Only this agency
+        #[arg(long)]
+        agency: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// Runs a command; the error's one-line text is what the person sees.
+pub async fn run(cli: Cli) -> ExitCode {
+    match dispatch(cli.command).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&format!("{e:#}")));
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { db: db_args, serve } => {
+            let db = Db::connect(&db_args.database_url).await?;
+            serve_app(db, config_of(db_args.database_url, &serve)).await
+        }
+        Command::Demo {
+            database_url,
+            seed,
+            no_serve,
+            serve,
+        } => demo(database_url, seed, no_serve, serve).await,
+        Command::Migrate { db } => {
+            Db::connect(&db.database_url).await?;
+            println!("migrations are up to date");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Agency { command } => agency(command).await,
+        Command::User { command } => user(command).await,
+        Command::Audit {
+            command: AuditCommand::Verify { agency, db },
+        } => audit_verify(&db.database_url, agency.as_deref()).await,
+        Command::Backup { path, db } => {
+            let db = Db::connect_without_migrating(&db.database_url).await?;
+            let bytes = backup::backup(&db, &path).await?;
+            println!("wrote {} ({} bytes)", path.display(), bytes);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn config_of(database_url: String, serve: &ServeArgs) -> Config {
+    let mut config = Config::new(database_url);
+    config.bind = serve.bind;
+    config.public_url = serve.public_url.clone();
+    config.trust_proxy = serve.trust_proxy;
+    config
+}
+
+/// Binds first, so a port in use is reported before anything else happens.
+async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow::anyhow!("cannot listen on {addr}: the port is already in use (choose another with --bind or LANTERN_BIND)")
+        } else {
+            anyhow::anyhow!("cannot listen on {addr}: {e}")
+        }
+    })
+}
+
+async fn serve_app(db: Db, config: Config) -> anyhow::Result<ExitCode> {
+    let listener = bind(config.bind).await?;
+    let base = config.base_url();
+    let state = AppState::new(db, config, Clock::system()).await?;
+    tracing::info!("serving on {base}");
+    println!("Lantern is listening on {base}");
+    crate::web::serve(state, listener).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn demo(
+    database_url: Option<String>,
+    seed: u64,
+    no_serve: bool,
+    serve: ServeArgs,
+) -> anyhow::Result<ExitCode> {
+    let listener = if no_serve {
+        None
+    } else {
+        Some(bind(serve.bind).await?)
+    };
+    let url = match database_url {
+        Some(url) => url,
+        None => {
+            let path = crate::demo::default_path();
+            crate::demo::clear_previous(&path).await?;
+            format!("sqlite://{}", path.display())
+        }
+    };
+    let started = std::time::Instant::now();
+    let db = Db::connect(&url).await?;
+    let clock = Clock::system();
+    let (agency, created) = crate::demo::ensure(&db, seed, clock.unix()).await?;
+    let config = config_of(url.clone(), &serve);
+    let base = config.base_url();
+    println!(
+        "{} the demo agency {} in {} ({:.1} s)",
+        if created { "Built" } else { "Reusing" },
+        agency.name,
+        crate::platform::db::redact_url(&url),
+        started.elapsed().as_secs_f64()
+    );
+    println!();
+    println!("  Public site:  {base}/{}", agency.slug);
+    println!("  Staff sign-in: {base}/{}/signin", agency.slug);
+    println!();
+    println!("  {:<14} {:<32} {}", "username", "role", "password");
+    for (username, role, _, password) in crate::demo::ACCOUNTS {
+        println!("  {:<14} {:<32} {}", username, role.label(), password);
+    }
+    println!();
+    println!(
+        "  Two-step sign-in is off in the demo agency; an admin can turn it on under Settings."
+    );
+    let Some(listener) = listener else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    println!("  Press Ctrl-C to stop.");
+    let state = AppState::new(db, config, clock).await?;
+    crate::web::serve(state, listener).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn agency(command: AgencyCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        AgencyCommand::Add {
+            slug,
+            name,
+            timezone,
+            latitude,
+            longitude,
+            db,
+        } => {
+            let db = Db::connect(&db.database_url).await?;
+            let new = NewAgency {
+                slug,
+                name,
+                timezone,
+                latitude,
+                longitude,
+            };
+            match agencies::create(&db, new, &Actor::System("cli"), Clock::system().unix()).await {
+                Ok(a) => {
+                    println!("added agency {} ({})", a.name, a.slug);
+                    println!(
+                        "next: lantern user add --agency {} --username NAME --role admin",
+                        a.slug
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(CreateAgencyError::Invalid(errors)) => {
+                    for e in errors {
+                        eprintln!("error: {}: {}", e.field, e.message);
+                    }
+                    Ok(ExitCode::from(2))
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        AgencyCommand::List { db } => {
+            let db = Db::connect(&db.database_url).await?;
+            for a in agencies::list(&db).await? {
+                println!("{}\t{}\t{}", a.slug, a.name, a.timezone);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn user(command: UserCommand) -> anyhow::Result<ExitCode> {
+    let UserCommand::Add {
+        agency,
+        username,
+        role,
+        name,
+        email,
+        password_stdin,
+        db,
+    } = command;
+    let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+    let db = Db::connect(&db.database_url).await?;
+    let Some(agency) = agencies::by_slug(&db, &agency).await? else {
+        anyhow::bail!("no agency with slug {agency:?} (see lantern agency list)");
+    };
+    let (password, generated) = if password_stdin {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        (s.trim_end_matches(['\r', '\n']).to_string(), false)
+    } else {
+        (crate::platform::secrets::random_token(15), true)
+    };
+    let new = NewUser {
+        username,
+        display_name: name,
+        email,
+        role,
+        password: password.clone(),
+    };
+    match accounts::create(
+        &db,
+        agency.id,
+        &agency.name,
+        new,
+        &Actor::System("cli"),
+        None,
+        Clock::system().unix(),
+    )
+    .await
+    {
+        Ok(u) => {
+            println!(
+                "added {} ({}) to {}",
+                u.username,
+                u.role().label(),
+                agency.name
+            );
+            if generated {
+                println!("password: {password}");
+                println!("(shown once; they can change it under My account)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(CreateUserError::Invalid(errors)) => {
+            for e in errors {
+                eprintln!("error: {}: {}", e.field, e.message);
+            }
+            Ok(ExitCode::from(2))
+        }
+        Err(CreateUserError::Db(e)) => Err(e.into()),
+        Err(CreateUserError::Other(e)) => Err(e),
+    }
+}
+
+async fn audit_verify(database_url: &str, only: Option<&str>) -> anyhow::Result<ExitCode> {
+    let db = Db::connect_without_migrating(database_url).await?;
+    let all = agencies::list(&db).await?;
+    let targets: Vec<_> = match only {
+        Some(slug) => {
+            let found: Vec<_> = all.into_iter().filter(|a| a.slug == slug).collect();
+            if found.is_empty() {
+                anyhow::bail!("no agency with slug {slug:?}");
+            }
+            found
+        }
+        None => all,
+    };
+    let mut broken = false;
+    for agency in targets {
+        let v = audit::verify(&db, agency.id).await?;
+        match &v.first_break {
+            None => println!(
+                "{}: intact, {} rows, head {} {}",
+                agency.slug, v.rows, v.head_seq, v.head_hash
+            ),
+            Some(b) => {
+                broken = true;
+                println!("{}: BROKEN at row {}: {}", agency.slug, b.seq, b.reason);
+            }
+        }
+    }
+    Ok(if broken {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,79 @@
+//! The demo agency: a deterministic, realistic mid-size agency built from a seed, so anyone
+//! can see Lantern working in seconds and tests can check analyses against known effects.
+//!
+//! Each capability adds its own part here (surveys, stops, complaints, the plan); a part takes
+//! the shared random generator in a fixed order, so one seed always yields the same agency.
+
+use std::path::{Path, PathBuf};
+
+use crate::platform::agencies::{self, Agency};
+use crate::platform::db::Db;
+
+pub mod agency;
+mod names;
+
+pub use agency::{ACCOUNTS, SLUG};
+
+/// The instance key that marks a database as made by `lantern demo`, so that a rerun may
+/// replace it and nothing else.
+const DEMO_MARKER: &str = "demo_seed";
+
+/// Seeds the demo agency into `db` unless it is already there. Returns the agency and whether
+/// it was created now.
+pub async fn ensure(db: &Db, seed: u64, now: i64) -> anyhow::Result<(Agency, bool)> {
+    if let Some(existing) = agencies::by_slug(db, SLUG).await? {
+        return Ok((existing, false));
+    }
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let agency = agency::seed(db, &mut rng, now).await?;
+    crate::on_db!(db, |pool| {
+        sqlx::query("INSERT INTO instance (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(DEMO_MARKER)
+            .bind(seed.to_string())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok((agency, true))
+}
+
+/// The default demo database file, in the current folder.
+pub fn default_path() -> PathBuf {
+    PathBuf::from("lantern-demo.db")
+}
+
+/// Makes way for a fresh demo database at `path`: removes a previous demo database there, and
+/// refuses to touch a file that is anything else.
+pub async fn clear_previous(path: &Path) -> anyhow::Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let url = format!("sqlite://{}", path.display());
+    let is_demo = match Db::connect_without_migrating(&url).await {
+        Ok(db) => {
+            let marker: Result<Option<String>, sqlx::Error> = crate::on_db!(&db, |pool| {
+                sqlx::query_scalar("SELECT value FROM instance WHERE key = $1")
+                    .bind(DEMO_MARKER)
+                    .fetch_optional(pool)
+                    .await
+            });
+            db.close().await;
+            matches!(marker, Ok(Some(_)))
+        }
+        Err(_) => false,
+    };
+    if !is_demo {
+        anyhow::bail!(
+            "{} exists and is not a Lantern demo database; move it away or pass --database-url to use another database",
+            path.display()
+        );
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        if file.exists() {
+            std::fs::remove_file(&file)
+                .map_err(|e| anyhow::anyhow!("cannot remove {}: {e}", file.display()))?;
+        }
+    }
+    Ok(())
+}

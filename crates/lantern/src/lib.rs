@@ -1,0 +1,17 @@
+//! Lantern: a community-trust platform for police agencies.
+//!
+//! The library holds everything; `main.rs` only parses the command line. Capabilities are
+//! vertical slices (`surveys`, `transparency`, `accountability`, `plan`), each with its model,
+//! SQL, logic and routes together. `platform` holds what every slice needs (database, accounts,
+//! sessions, authorization, audit); `web` assembles the router, layout, translations and charts;
+//! `demo` builds the synthetic agency.
+
+pub mod cli;
+pub mod demo;
+pub mod platform;
+pub mod web;
+
+pub use platform::clock::Clock;
+pub use platform::config::Config;
+pub use platform::db::Db;
+pub use web::AppState;

@@ -1,0 +1,351 @@
+//! Authorization in one place.
+//!
+//! [`RULES`] lists every route of the application with who may use it; [`enforce`] runs on every
+//! matched route, finds its rule by method and path pattern, resolves the agency, the signed-in
+//! person or the API token, and either lets the request through with a [`Ctx`] or refuses it.
+//! A route without a rule is refused for everyone (and logged), and the route × role test in
+//! `tests/` walks this table, so a new route cannot ship without a decision about who sees it.
+
+use std::sync::Arc;
+
+use axum::extract::{MatchedPath, RawPathParams, Request, State};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use tower_sessions::Session;
+
+use crate::platform::accounts::{self, Role};
+use crate::platform::agencies;
+use crate::platform::api_tokens;
+use crate::platform::error::AppError;
+use crate::platform::sessions::{AUTH_KEY, SessionAuth, Stage};
+use crate::web::AppState;
+use crate::web::ctx::{Ctx, Principal, RequestMeta};
+
+/// What a role may do. Routes name one permission; roles map to sets of them below.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// The staff home and one's own account: every role.
+    StaffArea,
+    ManageUsers,
+    ManageSettings,
+    ManageApiTokens,
+    /// Browse the audit log (itself audited).
+    ViewAudit,
+    /// The list of officers and units.
+    ViewRoster,
+    /// One officer's personnel record: restricted, every read audited.
+    ViewPersonnel,
+    /// Agency facts through the API.
+    ReadAgency,
+}
+
+/// The role × permission matrix.
+pub fn allows(role: Role, permission: Permission) -> bool {
+    use Permission::*;
+    use Role::*;
+    match permission {
+        StaffArea | ReadAgency => true,
+        ManageUsers | ManageSettings | ManageApiTokens | ViewAudit => role == Admin,
+        ViewRoster => matches!(
+            role,
+            Admin | Analyst | Supervisor | Investigator | Oversight
+        ),
+        ViewPersonnel => matches!(role, Admin | Supervisor | Investigator),
+    }
+}
+
+/// Who may reach a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    Public,
+    /// A session whose password was accepted and whose TOTP code is due.
+    MfaChallenge,
+    /// A session that must enrol in MFA, or a fully signed-in one (enrolment is voluntary then).
+    Enrolment,
+    /// Any session of this agency, whatever its stage (signing out).
+    AnySession,
+    /// A fully signed-in person whose role has the permission.
+    Staff(Permission),
+    /// An API token of the agency whose role has the permission.
+    Api(Permission),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Rule {
+    pub method: &'static str,
+    /// The route pattern exactly as the router registers it.
+    pub path: &'static str,
+    pub access: Access,
+}
+
+const fn rule(method: &'static str, path: &'static str, access: Access) -> Rule {
+    Rule {
+        method,
+        path,
+        access,
+    }
+}
+
+use Access::*;
+use Permission::*;
+
+/// Every route of the application.
+pub const RULES: &[Rule] = &[
+    // Deployment-level pages and assets.
+    rule("GET", "/", Public),
+    rule("GET", "/healthz", Public),
+    rule("GET", "/static/{file}", Public),
+    // The agency's public pages.
+    rule("GET", "/{agency}", Public),
+    // Signing in and out.
+    rule("GET", "/{agency}/signin", Public),
+    rule("POST", "/{agency}/signin", Public),
+    rule("GET", "/{agency}/signin/mfa", MfaChallenge),
+    rule("POST", "/{agency}/signin/mfa", MfaChallenge),
+    rule("POST", "/{agency}/signout", AnySession),
+    // One's own account.
+    rule("GET", "/{agency}/account", Staff(StaffArea)),
+    rule("POST", "/{agency}/account/password", Staff(StaffArea)),
+    rule("GET", "/{agency}/account/mfa", Enrolment),
+    rule("POST", "/{agency}/account/mfa", Enrolment),
+    // Staff pages.
+    rule("GET", "/{agency}/staff", Staff(StaffArea)),
+    rule("GET", "/{agency}/staff/users", Staff(ManageUsers)),
+    rule("POST", "/{agency}/staff/users", Staff(ManageUsers)),
+    rule("GET", "/{agency}/staff/users/{id}", Staff(ManageUsers)),
+    rule("POST", "/{agency}/staff/users/{id}", Staff(ManageUsers)),
+    rule("GET", "/{agency}/staff/settings", Staff(ManageSettings)),
+    rule("POST", "/{agency}/staff/settings", Staff(ManageSettings)),
+    rule("GET", "/{agency}/staff/tokens", Staff(ManageApiTokens)),
+    rule("POST", "/{agency}/staff/tokens", Staff(ManageApiTokens)),
+    rule(
+        "POST",
+        "/{agency}/staff/tokens/{id}/revoke",
+        Staff(ManageApiTokens),
+    ),
+    rule("GET", "/{agency}/staff/audit", Staff(ViewAudit)),
+    rule("GET", "/{agency}/staff/officers", Staff(ViewRoster)),
+    rule("GET", "/{agency}/staff/officers/{id}", Staff(ViewPersonnel)),
+    // The JSON API.
+    rule("GET", "/api/v1/openapi.json", Public),
+    rule("GET", "/api/v1/agency", Api(ReadAgency)),
+    rule("GET", "/api/v1/officers", Api(ViewRoster)),
+];
+
+/// The rule for a request; HEAD is answered like GET.
+pub fn rule_for(method: &Method, path: &str) -> Option<&'static Rule> {
+    let method = if method == Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
+    };
+    RULES.iter().find(|r| r.method == method && r.path == path)
+}
+
+/// Marks a response as a refusal by the policy (tests read it; clients never see it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Denied;
+
+fn denied(response: impl IntoResponse) -> Response {
+    let mut response = response.into_response();
+    response.extensions_mut().insert(Denied);
+    response
+}
+
+/// Sends a person without the right session to the page that gets them one.
+fn to_sign_in(
+    method: &Method,
+    agency_slug: &str,
+    meta: &RequestMeta,
+    stage: Option<Stage>,
+) -> Response {
+    let target = match stage {
+        Some(Stage::Mfa) => format!("/{agency_slug}/signin/mfa"),
+        Some(Stage::Enrol) => format!("/{agency_slug}/account/mfa"),
+        _ if method == Method::GET => {
+            let next: String =
+                form_urlencoded::byte_serialize(meta.original_path.as_bytes()).collect();
+            format!("/{agency_slug}/signin?next={next}")
+        }
+        _ => return denied(AppError::Unauthenticated),
+    };
+    denied(Redirect::to(&target))
+}
+
+/// The middleware that applies [`RULES`]; see the module comment.
+pub async fn enforce(
+    State(state): State<AppState>,
+    matched: Option<MatchedPath>,
+    params: RawPathParams,
+    session: Session,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let Some(matched) = matched else {
+        return next.run(req).await;
+    };
+    let Some(rule) = rule_for(req.method(), matched.as_str()) else {
+        tracing::error!(method = %req.method(), path = matched.as_str(), "route has no authorization rule");
+        return denied(AppError::Forbidden);
+    };
+    let meta = req
+        .extensions()
+        .get::<RequestMeta>()
+        .cloned()
+        .unwrap_or_default();
+
+    let agency = match params.iter().find(|(name, _)| *name == "agency") {
+        Some((_, slug)) => match agencies::by_slug(&state.db, slug).await {
+            Ok(Some(a)) => Some(Arc::new(a)),
+            Ok(None) => return AppError::NotFound.into_response(),
+            Err(e) => return AppError::from(e).into_response(),
+        },
+        None => None,
+    };
+
+    // A session counts only for the agency it was opened in.
+    let auth = match session.get::<SessionAuth>(AUTH_KEY).await {
+        Ok(auth) => auth.filter(|a| agency.as_ref().is_some_and(|ag| ag.id == a.agency_id)),
+        Err(e) => {
+            tracing::warn!(error = %e, "unreadable session");
+            None
+        }
+    };
+    let user = match auth {
+        Some(a) => match accounts::get(&state.db, a.agency_id, a.user_id).await {
+            Ok(Some(u)) if u.active => Some(Arc::new(u)),
+            Ok(_) => {
+                // Deactivated or removed since signing in: the session ends now.
+                let _ = session.flush().await;
+                None
+            }
+            Err(e) => return AppError::from(e).into_response(),
+        },
+        None => None,
+    };
+    let stage = auth.filter(|_| user.is_some()).map(|a| a.stage);
+    let slug = agency.as_ref().map(|a| a.slug.clone()).unwrap_or_default();
+
+    let principal = match rule.access {
+        Public => match (stage, &user) {
+            (Some(Stage::Full), Some(u)) => Some(Principal::User(u.clone())),
+            _ => None,
+        },
+        MfaChallenge => match (stage, &user) {
+            (Some(Stage::Mfa), Some(u)) => Some(Principal::User(u.clone())),
+            _ => return to_sign_in(req.method(), &slug, &meta, None),
+        },
+        Enrolment => match (stage, &user) {
+            (Some(Stage::Enrol | Stage::Full), Some(u)) => Some(Principal::User(u.clone())),
+            _ => return to_sign_in(req.method(), &slug, &meta, stage),
+        },
+        AnySession => match &user {
+            Some(u) => Some(Principal::User(u.clone())),
+            None => return to_sign_in(req.method(), &slug, &meta, None),
+        },
+        Staff(permission) => match (stage, &user) {
+            (Some(Stage::Full), Some(u)) if allows(u.role(), permission) => {
+                Some(Principal::User(u.clone()))
+            }
+            (Some(Stage::Full), Some(_)) => return denied(AppError::Forbidden),
+            _ => return to_sign_in(req.method(), &slug, &meta, stage),
+        },
+        Api(permission) => {
+            let presented = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::trim);
+            let token = match presented {
+                Some(p) => match api_tokens::authenticate(&state.db, p, state.clock.unix()).await {
+                    Ok(t) => t,
+                    Err(e) => return AppError::from(e).into_response(),
+                },
+                None => None,
+            };
+            let Some(token) = token else {
+                let mut response = denied(AppError::Unauthenticated);
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return response;
+            };
+            if agency.as_ref().is_some_and(|a| a.id != token.agency_id)
+                || !allows(token.role(), permission)
+            {
+                return denied(AppError::Forbidden);
+            }
+            Some(Principal::Token(Arc::new(token)))
+        }
+    };
+
+    // API requests act for the token's agency.
+    let agency = match (&agency, &principal) {
+        (None, Some(Principal::Token(t))) => match agencies::by_id(&state.db, t.agency_id).await {
+            Ok(a) => a.map(Arc::new),
+            Err(e) => return AppError::from(e).into_response(),
+        },
+        _ => agency,
+    };
+
+    let csrf = req
+        .extensions()
+        .get::<crate::platform::csrf::CsrfToken>()
+        .map(|t| t.0.clone())
+        .unwrap_or_default();
+    req.extensions_mut().insert(Ctx {
+        agency,
+        principal,
+        meta,
+        csrf,
+    });
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_is_unique() {
+        for (i, a) in RULES.iter().enumerate() {
+            for b in &RULES[i + 1..] {
+                assert!(
+                    !(a.method == b.method && a.path == b.path),
+                    "duplicate rule {} {}",
+                    a.method,
+                    a.path
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn admin_has_every_permission_and_staff_only_the_basics() {
+        let all = [
+            StaffArea,
+            ManageUsers,
+            ManageSettings,
+            ManageApiTokens,
+            ViewAudit,
+            ViewRoster,
+            ViewPersonnel,
+            ReadAgency,
+        ];
+        assert!(all.iter().all(|p| allows(Role::Admin, *p)));
+        let staff: Vec<Permission> = all
+            .into_iter()
+            .filter(|p| allows(Role::Staff, *p))
+            .collect();
+        assert_eq!(staff, [StaffArea, ReadAgency]);
+    }
+
+    #[test]
+    fn head_follows_get() {
+        assert!(rule_for(&Method::HEAD, "/healthz").is_some());
+        assert!(rule_for(&Method::DELETE, "/healthz").is_none());
+    }
+}

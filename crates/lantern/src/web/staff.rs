@@ -1,0 +1,105 @@
+//! The staff home: what exists in the agency, in numbers, and where to go next.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+
+use crate::platform::accounts::{self, Role};
+use crate::platform::error::AppResult;
+use crate::platform::policy::Permission;
+use crate::platform::{api_tokens, audit, roster};
+use crate::web::ctx::Ctx;
+use crate::web::fmt::thousands;
+use crate::web::{AppState, page};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/{agency}/staff", get(home))
+}
+
+/// One figure on the staff home.
+pub struct Card {
+    pub title: &'static str,
+    pub figure: String,
+    pub note: String,
+    pub href: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "web/staff_home.html")]
+struct StaffHome<'a> {
+    ctx: &'a Ctx,
+    cards: Vec<Card>,
+    accounts: Vec<(&'static str, i64)>,
+}
+
+async fn home(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
+    let agency = ctx.agency()?;
+    let (officers, units, districts) = roster::counts(&state.db, agency.id).await?;
+    let population: i64 = roster::districts(&state.db, agency.id)
+        .await?
+        .iter()
+        .map(|d| d.population)
+        .sum();
+    let by_role = accounts::count_by_role(&state.db, agency.id).await?;
+    let accounts: Vec<(&'static str, i64)> = Role::ALL
+        .into_iter()
+        .map(|r| {
+            (
+                r.label(),
+                by_role
+                    .iter()
+                    .find(|(name, _)| name == r.as_str())
+                    .map_or(0, |(_, n)| *n),
+            )
+        })
+        .collect();
+    let week_ago = state.clock.unix() - 7 * 24 * 3600;
+
+    let mut cards = vec![
+        Card {
+            title: "Officers",
+            figure: thousands(officers),
+            note: format!("active, in {units} units"),
+            href: ctx
+                .can(Permission::ViewRoster)
+                .then(|| ctx.staff_url("/staff/officers")),
+        },
+        Card {
+            title: "Districts",
+            figure: thousands(districts),
+            note: format!("{} residents (census)", thousands(population)),
+            href: Some(format!("{}#districts", ctx.url(""))),
+        },
+        Card {
+            title: "Staff accounts",
+            figure: thousands(accounts.iter().map(|(_, n)| n).sum::<i64>()),
+            note: "active accounts".to_string(),
+            href: ctx
+                .can(Permission::ManageUsers)
+                .then(|| ctx.staff_url("/staff/users")),
+        },
+    ];
+    if ctx.can(Permission::ViewAudit) {
+        cards.push(Card {
+            title: "Audit log",
+            figure: thousands(audit::count_since(&state.db, agency.id, week_ago).await?),
+            note: "entries in the last 7 days".to_string(),
+            href: Some(ctx.staff_url("/staff/audit")),
+        });
+    }
+    if ctx.can(Permission::ManageApiTokens) {
+        cards.push(Card {
+            title: "API tokens",
+            figure: thousands(api_tokens::count_active(&state.db, agency.id).await?),
+            note: "active integrations".to_string(),
+            href: Some(ctx.staff_url("/staff/tokens")),
+        });
+    }
+    page(StaffHome {
+        ctx: &ctx,
+        cards,
+        accounts,
+    })
+}
