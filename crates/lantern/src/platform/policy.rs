@@ -154,12 +154,14 @@ fn denied(response: impl IntoResponse) -> Response {
     response
 }
 
-/// Sends a person without the right session to the page that gets them one.
+/// Sends a person without the right session to the page that gets them one. `expired` says a
+/// session cookie came with the request but no live session: the sign-in page explains.
 fn to_sign_in(
     method: &Method,
     agency_slug: &str,
     meta: &RequestMeta,
     stage: Option<Stage>,
+    expired: bool,
 ) -> Response {
     let target = match stage {
         Some(Stage::Mfa) => format!("/{agency_slug}/signin/mfa"),
@@ -167,7 +169,8 @@ fn to_sign_in(
         _ if method == Method::GET => {
             let next: String =
                 form_urlencoded::byte_serialize(meta.original_path.as_bytes()).collect();
-            format!("/{agency_slug}/signin?next={next}")
+            let expired = if expired { "&expired=1" } else { "" };
+            format!("/{agency_slug}/signin?next={next}{expired}")
         }
         _ => return denied(AppError::Unauthenticated),
     };
@@ -227,6 +230,12 @@ pub async fn enforce(
     };
     let stage = auth.filter(|_| user.is_some()).map(|a| a.stage);
     let slug = agency.as_ref().map(|a| a.slug.clone()).unwrap_or_default();
+    let expired = user.is_none()
+        && req
+            .headers()
+            .get_all(header::COOKIE)
+            .iter()
+            .any(|v| v.to_str().is_ok_and(|v| v.contains("lantern_session=")));
 
     let principal = match rule.access {
         Public => match (stage, &user) {
@@ -235,22 +244,22 @@ pub async fn enforce(
         },
         MfaChallenge => match (stage, &user) {
             (Some(Stage::Mfa), Some(u)) => Some(Principal::User(u.clone())),
-            _ => return to_sign_in(req.method(), &slug, &meta, None),
+            _ => return to_sign_in(req.method(), &slug, &meta, None, expired),
         },
         Enrolment => match (stage, &user) {
             (Some(Stage::Enrol | Stage::Full), Some(u)) => Some(Principal::User(u.clone())),
-            _ => return to_sign_in(req.method(), &slug, &meta, stage),
+            _ => return to_sign_in(req.method(), &slug, &meta, stage, expired),
         },
         AnySession => match &user {
             Some(u) => Some(Principal::User(u.clone())),
-            None => return to_sign_in(req.method(), &slug, &meta, None),
+            None => return to_sign_in(req.method(), &slug, &meta, None, expired),
         },
         Staff(permission) => match (stage, &user) {
             (Some(Stage::Full), Some(u)) if allows(u.role(), permission) => {
                 Some(Principal::User(u.clone()))
             }
             (Some(Stage::Full), Some(_)) => return denied(AppError::Forbidden),
-            _ => return to_sign_in(req.method(), &slug, &meta, stage),
+            _ => return to_sign_in(req.method(), &slug, &meta, stage, expired),
         },
         Api(permission) => {
             let presented = req

@@ -66,7 +66,7 @@ pub struct Assignment {
 pub async fn districts(db: &Db, agency_id: i64) -> Result<Vec<DistrictPopulation>, sqlx::Error> {
     on_db!(db, |pool| {
         sqlx::query_as(
-            "SELECT d.id, d.code, d.name, COALESCE(SUM(m.population), 0) AS population \
+            "SELECT d.id, d.code, d.name, CAST(COALESCE(SUM(m.population), 0) AS BIGINT) AS population \
              FROM districts d LEFT JOIN population_margins m \
                ON m.agency_id = d.agency_id AND m.geography = d.code AND m.dimension = 'race' \
              WHERE d.agency_id = $1 GROUP BY d.id, d.code, d.name ORDER BY d.code",

@@ -170,12 +170,18 @@ mod tests {
             let text = std::fs::read_to_string(&file).unwrap();
             for marker in ["t(\"", "tf(\""] {
                 for (i, _) in text.match_indices(marker) {
+                    // `ctx.t("…")`, `i18n::t(lang, "…")`: not `next("…")` and the like.
+                    let before = text[..i].chars().last().unwrap_or(' ');
+                    if before.is_alphanumeric() || before == '_' {
+                        continue;
+                    }
                     let rest = &text[i + marker.len()..];
                     let key = &rest[..rest.find('"').unwrap()];
-                    if key.contains('.')
-                        && !key.contains(' ')
-                        && !catalogue(Lang::En).contains_key(key)
-                    {
+                    let well_formed = key.split('.').count() >= 2
+                        && key.split('.').all(|p| {
+                            !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                        });
+                    if well_formed && !catalogue(Lang::En).contains_key(key) {
                         missing.push(format!("{}: {key}", file.display()));
                     }
                 }

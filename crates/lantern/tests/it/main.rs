@@ -1,0 +1,13 @@
+//! Integration tests: the real router on a real database. Each `db_test!` runs on SQLite and,
+//! when `TEST_DATABASE_URL` is set, again on a fresh PostgreSQL database.
+
+mod helpers;
+
+mod api;
+mod audit_chain;
+mod authorization;
+mod cli;
+mod demo;
+mod pages;
+mod sign_in;
+mod tenancy;
