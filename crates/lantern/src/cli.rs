@@ -277,7 +277,7 @@ async fn demo(
     println!("  Public site:  {base}/{}", agency.slug);
     println!("  Staff sign-in: {base}/{}/signin", agency.slug);
     println!();
-    println!("  {:<14} {:<32} {}", "username", "role", "password");
+    println!("  {:<14} {:<32} password", "username", "role");
     for (username, role, _, password) in crate::demo::ACCOUNTS {
         println!("  {:<14} {:<32} {}", username, role.label(), password);
     }

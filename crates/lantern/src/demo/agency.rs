@@ -50,6 +50,9 @@ const AGE_GROUPS: [(&str, f64); 6] = [
 
 pub const OFFICERS: usize = 320;
 
+const ABOUT_EN: &str = "The Riverton Police Department serves about 234,000 residents in six districts. We are working to earn and keep the trust of every neighbourhood: we ask residents how we are doing, publish what we do, and hold ourselves to account.\n\nThis is a demonstration agency. Its people and numbers are invented.";
+const ABOUT_ES: &str = "El Departamento de Policía de Riverton sirve a unos 234.000 residentes en seis distritos. Trabajamos para ganar y mantener la confianza de cada vecindario: preguntamos a los residentes cómo lo estamos haciendo, publicamos lo que hacemos y rendimos cuentas.\n\nEsta es una agencia de demostración. Sus personas y cifras son inventadas.";
+
 /// One demo account per role: (username, role, display name, password).
 pub const ACCOUNTS: [(&str, Role, &str, &str); 6] = [
     (
@@ -105,19 +108,20 @@ pub async fn seed(db: &Db, rng: &mut fastrand::Rng, now: i64) -> anyhow::Result<
         now,
     )
     .await?;
-    agencies::set_profile(
-        db,
-        agency.id,
-        "The Riverton Police Department serves about 234,000 residents in six districts. We are working to earn and keep the trust of every neighbourhood: we ask residents how we are doing, publish what we do, and hold ourselves to account.\n\nThis is a demonstration agency. Its people and numbers are invented.",
-        "El Departamento de Policía de Riverton sirve a unos 234.000 residentes en seis distritos. Trabajamos para ganar y mantener la confianza de cada vecindario: preguntamos a los residentes cómo lo estamos haciendo, publicamos lo que hacemos y rendimos cuentas.\n\nEsta es una agencia de demostración. Sus personas y cifras son inventadas.",
-        "community@riverton.example",
-        "(515) 555-0142",
-        "400 Main Street, Riverton",
-        "https://riverton.example",
-    )
-    .await?;
     // The printed demo sign-ins work without an authenticator; Settings turns MFA back on.
-    agencies::set_mfa_required(db, agency.id, false).await?;
+    let profile = agencies::Settings {
+        about_en: ABOUT_EN.into(),
+        about_es: ABOUT_ES.into(),
+        contact_email: "community@riverton.example".into(),
+        contact_phone: "(515) 555-0142".into(),
+        address: "400 Main Street, Riverton".into(),
+        website: "https://riverton.example".into(),
+        mfa_required: false,
+        ..agencies::Settings::of(&agency)
+    };
+    if let Err(errors) = agencies::update_settings(db, &agency, profile, &actor, None, now).await? {
+        anyhow::bail!("demo profile: {errors:?}");
+    }
 
     let mut tx = db.begin().await?;
     let mut district_ids = Vec::new();

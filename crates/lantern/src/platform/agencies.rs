@@ -286,9 +286,9 @@ impl Settings {
                 "E-mail must look like name@example.org",
             ));
         }
-        if !self.website.is_empty()
-            && !(self.website.starts_with("https://") || self.website.starts_with("http://"))
-        {
+        let web_address =
+            self.website.starts_with("https://") || self.website.starts_with("http://");
+        if !self.website.is_empty() && !web_address {
             errors.push(FieldError::new(
                 "website",
                 "Website must start with https://",
@@ -382,35 +382,7 @@ pub async fn update_settings(
     Ok(Ok(fields))
 }
 
-/// Sets the public profile fields the demo and the CLI fill in.
-pub async fn set_profile(
-    db: &Db,
-    agency_id: i64,
-    about_en: &str,
-    about_es: &str,
-    email: &str,
-    phone: &str,
-    address: &str,
-    website: &str,
-) -> Result<(), sqlx::Error> {
-    on_db!(db, |pool| {
-        sqlx::query(
-            "UPDATE agencies SET about_en = $2, about_es = $3, contact_email = $4, contact_phone = $5, address = $6, website = $7 WHERE id = $1",
-        )
-        .bind(agency_id)
-        .bind(about_en)
-        .bind(about_es)
-        .bind(email)
-        .bind(phone)
-        .bind(address)
-        .bind(website)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
-    Ok(())
-}
-
+/// Turns the MFA requirement on or off without an audit row (tests and set-up only).
 pub async fn set_mfa_required(db: &Db, agency_id: i64, required: bool) -> Result<(), sqlx::Error> {
     on_db!(db, |pool| {
         sqlx::query("UPDATE agencies SET mfa_required = $2 WHERE id = $1")

@@ -77,6 +77,18 @@ pub async fn districts(db: &Db, agency_id: i64) -> Result<Vec<DistrictPopulation
     })
 }
 
+/// Where the population figures come from (e.g. "ACS 2017 5-year"), for the caption.
+pub async fn population_sources(db: &Db, agency_id: i64) -> Result<Vec<String>, sqlx::Error> {
+    on_db!(db, |pool| {
+        sqlx::query_scalar(
+            "SELECT DISTINCT source FROM population_margins WHERE agency_id = $1 AND source <> '' ORDER BY source",
+        )
+        .bind(agency_id)
+        .fetch_all(pool)
+        .await
+    })
+}
+
 pub async fn margins(db: &Db, agency_id: i64) -> Result<Vec<Margin>, sqlx::Error> {
     on_db!(db, |pool| {
         sqlx::query_as(

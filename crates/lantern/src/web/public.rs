@@ -53,16 +53,21 @@ struct AgencyHome<'a> {
     agency: &'a Agency,
     about: &'a str,
     districts: Vec<DistrictPopulation>,
+    source: String,
 }
 
 async fn agency_home(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
     let agency = ctx.agency()?;
     let districts = roster::districts(&state.db, agency.id).await?;
+    let source = roster::population_sources(&state.db, agency.id)
+        .await?
+        .join("; ");
     page(AgencyHome {
         ctx: &ctx,
         agency,
         about: agency.about(ctx.lang()),
         districts,
+        source,
     })
 }
 
