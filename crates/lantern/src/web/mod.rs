@@ -33,6 +33,7 @@ use crate::platform::{csrf, policy};
 
 pub mod api;
 pub mod assets;
+pub mod charts;
 pub mod ctx;
 pub mod errors;
 pub mod fmt;
