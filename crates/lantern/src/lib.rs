@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod demo;
 pub mod platform;
+pub mod surveys;
 pub mod web;
 
 pub use platform::clock::Clock;
