@@ -216,8 +216,10 @@ macro_rules! migrations {
     };
 }
 
-const SQLITE_MIGRATIONS: &[(&str, &str)] = migrations!("sqlite": "0001_platform.sql");
-const POSTGRES_MIGRATIONS: &[(&str, &str)] = migrations!("postgres": "0001_platform.sql");
+const SQLITE_MIGRATIONS: &[(&str, &str)] =
+    migrations!("sqlite": "0001_platform.sql", "0002_surveys.sql");
+const POSTGRES_MIGRATIONS: &[(&str, &str)] =
+    migrations!("postgres": "0001_platform.sql", "0002_surveys.sql");
 
 fn migrator(backend: Backend) -> Migrator {
     let files = match backend {

@@ -1,0 +1,414 @@
+//! Survey results as running totals.
+//!
+//! A results page must come back quickly even for a million responses, and responses keep
+//! arriving. So results are folded, response by response, into tallies kept in memory per
+//! survey: overall, per breakdown (month, channel, demographic and other single-choice
+//! answers, officer, unit, call type), and per census cell for weighting. Each request reads
+//! only the responses newer than the last one folded in (responses have increasing ids), so
+//! a warm page costs one small query. A review of flagged responses bumps the survey's
+//! `results_epoch`, which rebuilds its totals from scratch.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use super::model::{Answer, Answers, Definition, Demographic, QuestionKind, Score};
+
+/// A breakdown: what responses can be grouped by.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dim {
+    Month,
+    Channel,
+    /// The answer to a single-choice or demographic question.
+    Answer(String),
+    Officer,
+    Unit,
+    CallType,
+    ContactDistrict,
+}
+
+/// Counts and sums of one question (or score) over some set of respondents.
+#[derive(Clone, Debug, Default)]
+pub struct Tally {
+    /// Respondents who answered.
+    pub n: u64,
+    /// Per choice value (a multiple-choice answer counts once for each choice).
+    pub counts: BTreeMap<String, u64>,
+    pub sum: f64,
+    pub sum_sq: f64,
+}
+
+impl Tally {
+    fn add(&mut self, answer: &Answer, numeric: bool, categorical: bool) {
+        self.n += 1;
+        if categorical {
+            for v in answer.selected() {
+                *self.counts.entry(v).or_insert(0) += 1;
+            }
+        }
+        if numeric && let Some(x) = answer.as_number() {
+            self.sum += x;
+            self.sum_sq += x * x;
+        }
+    }
+
+    fn add_value(&mut self, x: f64) {
+        self.n += 1;
+        self.sum += x;
+        self.sum_sq += x * x;
+    }
+
+    pub fn mean(&self) -> Option<f64> {
+        (self.n > 0).then(|| self.sum / self.n as f64)
+    }
+}
+
+/// Tallies of one question or score, overall and by every breakdown and census cell.
+#[derive(Clone, Debug, Default)]
+pub struct Totals {
+    pub all: Tally,
+    pub by: HashMap<Dim, BTreeMap<String, Tally>>,
+    pub by_cell: HashMap<usize, Tally>,
+}
+
+/// The most recent comments kept per text question, for examples of themes.
+const RECENT_COMMENTS: usize = 400;
+
+#[derive(Clone, Debug, Default)]
+pub struct TextTotals {
+    pub n: u64,
+    /// Word and two-word phrase counts (stop words removed).
+    pub terms: HashMap<String, u64>,
+    pub recent: VecDeque<String>,
+}
+
+/// Where a response came from and what it is linked to, besides its answers.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    pub month: String,
+    pub channel: String,
+    pub officer: Option<String>,
+    pub unit: Option<String>,
+    pub call_type: Option<String>,
+    pub contact_district: Option<String>,
+}
+
+/// The census cell a respondent falls in, when all weighting answers are census categories.
+pub type Cell = Vec<usize>;
+
+/// Everything folded so far for one survey.
+#[derive(Clone, Debug, Default)]
+pub struct Aggregate {
+    pub epoch: i64,
+    pub last_id: i64,
+    pub respondents: u64,
+    pub flagged: u64,
+    pub by_version: BTreeMap<i64, u64>,
+    pub questions: HashMap<String, Totals>,
+    pub scores: BTreeMap<ScoreKey, Totals>,
+    pub texts: HashMap<String, TextTotals>,
+    /// Census cells seen, their index, and respondents per cell.
+    pub cells: Vec<Cell>,
+    pub cell_index: HashMap<Cell, usize>,
+    pub cell_counts: Vec<u64>,
+    /// Respondents per value of each breakdown (for suppression).
+    pub group_sizes: HashMap<Dim, BTreeMap<String, u64>>,
+}
+
+/// A score, or the procedural-justice composite of its four parts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ScoreKey {
+    One(Score),
+    ProceduralJustice,
+}
+
+impl ScoreKey {
+    pub fn label(self) -> &'static str {
+        match self {
+            ScoreKey::One(s) => s.label(),
+            ScoreKey::ProceduralJustice => "Procedural justice",
+        }
+    }
+}
+
+/// How a survey's weighting variables map to census categories.
+#[derive(Clone, Debug, Default)]
+pub struct Weighting {
+    /// (question key, census categories in order, how an answer maps to a category).
+    pub variables: Vec<(String, Vec<String>)>,
+}
+
+impl Weighting {
+    /// The weighting variables this definition can use given the census dimensions known.
+    pub fn for_definition(
+        def: &Definition,
+        census: &HashMap<&'static str, Vec<String>>,
+    ) -> Weighting {
+        let mut variables = Vec::new();
+        for field in [
+            Demographic::AgeGroup,
+            Demographic::Gender,
+            Demographic::Race,
+            Demographic::District,
+        ] {
+            let (Some(q), Some(dimension)) = (def.demographic(field), field.census_dimension())
+            else {
+                continue;
+            };
+            if let Some(categories) = census.get(dimension)
+                && categories.len() > 1
+            {
+                variables.push((q.key.clone(), categories.clone()));
+            }
+        }
+        Weighting { variables }
+    }
+
+    fn cell(&self, answers: &Answers) -> Option<Cell> {
+        if self.variables.is_empty() {
+            return None;
+        }
+        self.variables
+            .iter()
+            .map(|(key, categories)| {
+                let v = answers.get(key)?.as_choice()?;
+                categories.iter().position(|c| c == v)
+            })
+            .collect()
+    }
+}
+
+impl Aggregate {
+    /// Folds one response in.
+    pub fn add(
+        &mut self,
+        def: &Definition,
+        version_id: i64,
+        answers: &Answers,
+        facts: &Facts,
+        weighting: &Weighting,
+    ) {
+        self.respondents += 1;
+        *self.by_version.entry(version_id).or_insert(0) += 1;
+
+        // The groups this respondent belongs to.
+        let mut groups: Vec<(Dim, String)> = vec![(Dim::Month, facts.month.clone())];
+        if !facts.channel.is_empty() {
+            groups.push((Dim::Channel, facts.channel.clone()));
+        }
+        for (dim, value) in [
+            (Dim::Officer, &facts.officer),
+            (Dim::Unit, &facts.unit),
+            (Dim::CallType, &facts.call_type),
+            (Dim::ContactDistrict, &facts.contact_district),
+        ] {
+            if let Some(v) = value {
+                groups.push((dim, v.clone()));
+            }
+        }
+        for q in def.questions() {
+            if matches!(
+                q.kind,
+                QuestionKind::SingleChoice { .. } | QuestionKind::Demographic { .. }
+            ) && let Some(v) = answers.get(&q.key).and_then(|a| a.as_choice())
+            {
+                groups.push((Dim::Answer(q.key.clone()), v.clone()));
+            }
+        }
+        for (dim, value) in &groups {
+            *self
+                .group_sizes
+                .entry(dim.clone())
+                .or_default()
+                .entry(value.clone())
+                .or_insert(0) += 1;
+        }
+
+        let cell = weighting.cell(answers).map(|c| {
+            let next = self.cells.len();
+            let index = *self.cell_index.entry(c.clone()).or_insert(next);
+            if index == next {
+                self.cells.push(c);
+                self.cell_counts.push(0);
+            }
+            self.cell_counts[index] += 1;
+            index
+        });
+
+        let mut score_values: BTreeMap<Score, Vec<f64>> = BTreeMap::new();
+        for q in def.questions() {
+            let Some(answer) = answers.get(&q.key) else {
+                continue;
+            };
+            if let QuestionKind::Text { .. } = q.kind {
+                if let Answer::One(text) = answer {
+                    self.add_text(&q.key, text);
+                }
+                continue;
+            }
+            let numeric = q.kind.is_numeric();
+            let categorical =
+                q.kind.is_categorical() || matches!(q.kind, QuestionKind::Rating { .. });
+            let totals = self.questions.entry(q.key.clone()).or_default();
+            totals.all.add(answer, numeric, categorical);
+            for (dim, value) in &groups {
+                totals
+                    .by
+                    .entry(dim.clone())
+                    .or_default()
+                    .entry(value.clone())
+                    .or_default()
+                    .add(answer, numeric, categorical);
+            }
+            if let Some(c) = cell {
+                totals
+                    .by_cell
+                    .entry(c)
+                    .or_default()
+                    .add(answer, numeric, categorical);
+            }
+            if let (Some(score), Some(v)) = (q.score, q.score_value(answer)) {
+                score_values.entry(score).or_default().push(v);
+            }
+        }
+        // Each respondent's score is the mean of the items they answered.
+        let mut respondent_scores: Vec<(ScoreKey, f64)> = score_values
+            .iter()
+            .map(|(s, v)| (ScoreKey::One(*s), v.iter().sum::<f64>() / v.len() as f64))
+            .collect();
+        let parts: Vec<f64> = Score::PROCEDURAL_JUSTICE
+            .iter()
+            .filter_map(|s| {
+                respondent_scores
+                    .iter()
+                    .find(|(k, _)| *k == ScoreKey::One(*s))
+                    .map(|(_, v)| *v)
+            })
+            .collect();
+        if !parts.is_empty() {
+            respondent_scores.push((
+                ScoreKey::ProceduralJustice,
+                parts.iter().sum::<f64>() / parts.len() as f64,
+            ));
+        }
+        for (key, value) in respondent_scores {
+            let totals = self.scores.entry(key).or_default();
+            totals.all.add_value(value);
+            for (dim, group) in &groups {
+                totals
+                    .by
+                    .entry(dim.clone())
+                    .or_default()
+                    .entry(group.clone())
+                    .or_default()
+                    .add_value(value);
+            }
+            if let Some(c) = cell {
+                totals.by_cell.entry(c).or_default().add_value(value);
+            }
+        }
+    }
+
+    fn add_text(&mut self, key: &str, text: &str) {
+        let totals = self.texts.entry(key.to_string()).or_default();
+        totals.n += 1;
+        let mut seen: Vec<String> = Vec::new();
+        for term in super::themes::terms(text) {
+            if !seen.contains(&term) {
+                *totals.terms.entry(term.clone()).or_insert(0) += 1;
+                seen.push(term);
+            }
+        }
+        if totals.recent.len() == RECENT_COMMENTS {
+            totals.recent.pop_front();
+        }
+        totals.recent.push_back(text.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::surveys::templates::{Template, resolve_demographics};
+
+    fn answers(pairs: &[(&str, Answer)]) -> Answers {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn folds_answers_scores_groups_and_cells() {
+        let mut def = Template::CommunityTrust.definition();
+        resolve_demographics(
+            &mut def,
+            &[("D1".into(), "North".into()), ("D2".into(), "South".into())],
+        );
+        let mut census: HashMap<&'static str, Vec<String>> = HashMap::new();
+        census.insert("district", vec!["D1".into(), "D2".into()]);
+        census.insert("sex", vec!["female".into(), "male".into()]);
+        let w = Weighting::for_definition(&def, &census);
+        assert_eq!(
+            w.variables
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .collect::<Vec<_>>(),
+            ["gender", "district"]
+        );
+
+        let mut agg = Aggregate::default();
+        let facts = Facts {
+            month: "2026-01".into(),
+            channel: "flyer".into(),
+            ..Facts::default()
+        };
+        agg.add(
+            &def,
+            1,
+            &answers(&[
+                ("trust_respect", Answer::Number(8.0)),
+                ("trust_listen", Answer::Number(6.0)),
+                ("pj_voice", Answer::One("5".into())),
+                ("pj_respect", Answer::One("3".into())),
+                ("gender", Answer::One("female".into())),
+                ("district", Answer::One("D2".into())),
+                (
+                    "comments",
+                    Answer::One("Slow response times downtown".into()),
+                ),
+            ]),
+            &facts,
+            &w,
+        );
+        agg.add(
+            &def,
+            1,
+            &answers(&[
+                ("trust_respect", Answer::Number(2.0)),
+                ("gender", Answer::One("prefer_not".into())),
+            ]),
+            &facts,
+            &w,
+        );
+
+        assert_eq!(agg.respondents, 2);
+        let trust = &agg.questions["trust_respect"].all;
+        assert_eq!((trust.n, trust.sum, trust.sum_sq), (2, 10.0, 68.0));
+        // Respondent 1's trust score is the mean of 80 and 60; respondent 2 answered one item.
+        let score = &agg.scores[&ScoreKey::One(Score::Trust)].all;
+        assert_eq!((score.n, score.sum), (2, 70.0 + 20.0));
+        // Procedural justice: the mean of voice (100) and respect (50).
+        assert_eq!(agg.scores[&ScoreKey::ProceduralJustice].all.sum, 75.0);
+        // Only the first respondent has a census cell (female, D2).
+        assert_eq!(agg.cells, vec![vec![0, 1]]);
+        assert_eq!(agg.cell_counts, vec![1]);
+        assert_eq!(
+            agg.group_sizes[&Dim::Answer("gender".into())]["prefer_not"],
+            1
+        );
+        assert_eq!(
+            agg.questions["trust_respect"].by[&Dim::Channel]["flyer"].n,
+            2
+        );
+        assert_eq!(agg.texts["comments"].terms["response times"], 1);
+    }
+}
