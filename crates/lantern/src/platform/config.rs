@@ -18,6 +18,9 @@ pub struct Config {
     /// Sign-in attempts allowed per client address in a burst, and how fast the allowance refills.
     pub signin_burst: u32,
     pub signin_refill: Duration,
+    /// Survey submissions allowed per client address: a burst, then this many a minute.
+    pub submit_burst: u32,
+    pub submit_per_minute: u32,
     /// Sessions end after this long without a request (CJIS: 30 minutes).
     pub idle_timeout: Duration,
     /// Sessions end after this long whatever the activity.
@@ -33,6 +36,9 @@ impl Config {
             trust_proxy: false,
             signin_burst: 10,
             signin_refill: Duration::from_secs(6),
+            // Generous: a community event's visitors may share one address.
+            submit_burst: 60,
+            submit_per_minute: 30,
             idle_timeout: Duration::from_secs(30 * 60),
             absolute_timeout: Duration::from_secs(12 * 60 * 60),
         }

@@ -38,6 +38,12 @@ pub enum Permission {
     ViewPersonnel,
     /// Agency facts through the API.
     ReadAgency,
+    /// Create, edit, publish and close surveys; review flagged responses; invite staff.
+    ManageSurveys,
+    /// Read survey results (officer and unit breakdowns included).
+    ViewSurveyResults,
+    /// Download individual responses.
+    ExportSurveyData,
 }
 
 /// The role × permission matrix.
@@ -52,6 +58,8 @@ pub fn allows(role: Role, permission: Permission) -> bool {
             Admin | Analyst | Supervisor | Investigator | Oversight
         ),
         ViewPersonnel => matches!(role, Admin | Supervisor | Investigator),
+        ManageSurveys | ExportSurveyData => matches!(role, Admin | Analyst),
+        ViewSurveyResults => matches!(role, Admin | Analyst | Supervisor | Oversight),
     }
 }
 
@@ -128,6 +136,91 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/{agency}/staff/audit", Staff(ViewAudit)),
     rule("GET", "/{agency}/staff/officers", Staff(ViewRoster)),
     rule("GET", "/{agency}/staff/officers/{id}", Staff(ViewPersonnel)),
+    // Surveys: answering (public), staff pages, and staff members' own anonymous surveys.
+    rule("GET", "/{agency}/s/{code}", Public),
+    rule("POST", "/{agency}/s/{code}", Public),
+    rule("GET", "/{agency}/s/{code}/thanks", Public),
+    rule("GET", "/{agency}/s/{code}/qr.svg", Public),
+    rule("GET", "/{agency}/s/{code}/qr.png", Public),
+    rule("GET", "/{agency}/s/{code}/flyer", Public),
+    rule("GET", "/{agency}/s/{code}/results", Public),
+    rule("GET", "/{agency}/i/{token}", Public),
+    rule("POST", "/{agency}/i/{token}", Public),
+    rule("GET", "/{agency}/account/surveys", Staff(StaffArea)),
+    rule("GET", "/{agency}/account/surveys/{id}", Staff(StaffArea)),
+    rule("POST", "/{agency}/account/surveys/{id}", Staff(StaffArea)),
+    rule("GET", "/{agency}/staff/surveys", Staff(ViewSurveyResults)),
+    rule("POST", "/{agency}/staff/surveys", Staff(ManageSurveys)),
+    rule(
+        "POST",
+        "/{agency}/staff/surveys/import",
+        Staff(ManageSurveys),
+    ),
+    rule(
+        "GET",
+        "/{agency}/staff/surveys/{id}",
+        Staff(ViewSurveyResults),
+    ),
+    rule(
+        "POST",
+        "/{agency}/staff/surveys/{id}/publish",
+        Staff(ManageSurveys),
+    ),
+    rule(
+        "POST",
+        "/{agency}/staff/surveys/{id}/status",
+        Staff(ManageSurveys),
+    ),
+    rule(
+        "POST",
+        "/{agency}/staff/surveys/{id}/options",
+        Staff(ManageSurveys),
+    ),
+    rule(
+        "GET",
+        "/{agency}/staff/surveys/{id}/results",
+        Staff(ViewSurveyResults),
+    ),
+    rule(
+        "GET",
+        "/{agency}/staff/surveys/{id}/export.csv",
+        Staff(ExportSurveyData),
+    ),
+    rule(
+        "GET",
+        "/{agency}/staff/surveys/{id}/flagged",
+        Staff(ManageSurveys),
+    ),
+    rule(
+        "POST",
+        "/{agency}/staff/surveys/{id}/flagged",
+        Staff(ManageSurveys),
+    ),
+    rule(
+        "GET",
+        "/{agency}/staff/surveys/{id}/cards",
+        Staff(ManageSurveys),
+    ),
+    rule(
+        "GET",
+        "/{agency}/staff/surveys/{id}/edit",
+        Staff(ManageSurveys),
+    ),
+    rule(
+        "POST",
+        "/{agency}/staff/surveys/{id}/edit",
+        Staff(ManageSurveys),
+    ),
+    rule(
+        "GET",
+        "/{agency}/staff/surveys/{id}/preview",
+        Staff(ManageSurveys),
+    ),
+    rule(
+        "POST",
+        "/{agency}/staff/surveys/{id}/staff-invitations",
+        Staff(ManageSurveys),
+    ),
     // The JSON API.
     rule("GET", "/api/v1/openapi.json", Public),
     rule("GET", "/api/v1/agency", Api(ReadAgency)),
@@ -343,6 +436,9 @@ mod tests {
             ViewRoster,
             ViewPersonnel,
             ReadAgency,
+            ManageSurveys,
+            ViewSurveyResults,
+            ExportSurveyData,
         ];
         assert!(all.iter().all(|p| allows(Role::Admin, *p)));
         let staff: Vec<Permission> = all

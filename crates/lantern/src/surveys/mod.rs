@@ -3,11 +3,66 @@
 //! surveys; answering them; and their results (intervals, trends, breakdowns, weighting to the
 //! census, free-text themes) and exports.
 
+use std::net::IpAddr;
+
+use axum::Router;
+use axum::routing::get;
+use governor::DefaultKeyedRateLimiter;
+
+use crate::platform::config::Config;
+use crate::platform::db::Db;
+use crate::web::AppState;
+
 pub mod aggregate;
+pub mod builder;
+pub mod cache;
+pub mod employee;
+pub mod export;
+pub mod links;
 pub mod model;
+pub mod public;
+pub mod respond;
 pub mod results;
+pub mod staff;
 pub mod store;
 pub mod templates;
 pub mod themes;
 pub mod writer;
 pub mod xlsform;
+
+/// What the surveys slice keeps running: the writer task, cached results, and the
+/// ballot-stuffing guards.
+pub struct Runtime {
+    pub writer: writer::Writer,
+    pub results: cache::ResultsCache,
+    pub bursts: respond::Bursts,
+    pub submit_limiter: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl Runtime {
+    pub fn start(db: &Db, config: &Config) -> Runtime {
+        Runtime {
+            writer: writer::Writer::start(db.clone()),
+            results: cache::ResultsCache::default(),
+            bursts: respond::Bursts::default(),
+            submit_limiter: respond::submit_limiter(config.submit_per_minute, config.submit_burst),
+        }
+    }
+
+    /// Periodic clean-up of the in-memory guards.
+    pub fn housekeeping(&self, now: i64) {
+        self.bursts.forget_old(now);
+        self.submit_limiter.retain_recent();
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(public::router())
+        .merge(staff::router())
+        .route("/{agency}/account/surveys", get(employee::mine))
+        .route(
+            "/{agency}/account/surveys/{id}",
+            get(employee::form).post(employee::submit),
+        )
+}

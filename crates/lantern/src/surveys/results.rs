@@ -223,14 +223,15 @@ pub fn hidden_groups(sizes: &BTreeMap<String, u64>, rule: Suppression) -> Vec<St
         .filter(|(_, n)| **n < rule.min)
         .map(|(g, _)| g.clone())
         .collect();
-    if rule.complementary && hidden.len() == 1 && sizes.len() > 1 {
-        if let Some((g, _)) = sizes
+    if rule.complementary
+        && hidden.len() == 1
+        && sizes.len() > 1
+        && let Some((g, _)) = sizes
             .iter()
             .filter(|(g, _)| !hidden.contains(g))
             .min_by_key(|(_, n)| **n)
-        {
-            hidden.push(g.clone());
-        }
+    {
+        hidden.push(g.clone());
     }
     hidden
 }

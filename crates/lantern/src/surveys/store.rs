@@ -65,16 +65,26 @@ pub fn new_code() -> String {
         .collect()
 }
 
+/// A survey to create: its kind, its name on staff pages, and its first draft.
+pub struct NewSurvey<'a> {
+    pub kind: Kind,
+    pub name: &'a str,
+    pub definition: &'a Definition,
+}
+
 pub async fn create(
     db: &Db,
     agency_id: i64,
-    kind: Kind,
-    name: &str,
-    definition: &Definition,
+    new: NewSurvey<'_>,
     actor: &Actor,
     ip: Option<&str>,
     now: i64,
 ) -> Result<Survey, sqlx::Error> {
+    let NewSurvey {
+        kind,
+        name,
+        definition,
+    } = new;
     let draft = serde_json::to_string(definition).expect("definitions serialise");
     let mut tx = db.begin().await?;
     let id: i64 = loop {

@@ -31,12 +31,14 @@ pub struct BarChart {
     pub reference: Option<(f64, String)>,
 }
 
+/// One point of a line: its x label, value and interval.
+pub type Point = (String, Option<f64>, Option<(f64, f64)>);
+
 /// One line of a trend chart.
 #[derive(Clone, Debug)]
 pub struct Series {
     pub label: String,
-    /// (x label, value, interval) in order.
-    pub points: Vec<(String, Option<f64>, Option<(f64, f64)>)>,
+    pub points: Vec<Point>,
 }
 
 #[derive(Clone, Debug)]
@@ -77,7 +79,10 @@ fn esc(s: &str) -> String {
 
 /// Round axis ticks covering [0, max]: steps of 1, 2 or 5 × 10^k, about five of them.
 fn ticks(min: f64, max: f64) -> Vec<f64> {
-    if !(max > min) || !min.is_finite() || !max.is_finite() {
+    if max.partial_cmp(&min) != Some(std::cmp::Ordering::Greater)
+        || !min.is_finite()
+        || !max.is_finite()
+    {
         return vec![min];
     }
     let raw = (max - min) / 5.0;

@@ -27,6 +27,19 @@ pub struct RequestMeta {
     pub original_path: String,
     /// The client's address (from the proxy header only when configured to trust it).
     pub ip: Option<IpAddr>,
+    /// The raw Cookie header, for the few cookies read outside sessions and CSRF.
+    pub cookies: String,
+}
+
+impl RequestMeta {
+    /// The value of one cookie.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies
+            .split(';')
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    }
 }
 
 /// Who is asking.
@@ -163,8 +176,13 @@ impl Ctx {
 
     /// The staff menu: only what this person's role may open.
     pub fn staff_nav(&self) -> Vec<NavLink> {
-        let items: [(&str, &str, Option<Permission>); 7] = [
+        let items: [(&str, &str, Option<Permission>); 9] = [
             ("/staff", "Staff home", Some(Permission::StaffArea)),
+            (
+                "/staff/surveys",
+                "Surveys",
+                Some(Permission::ViewSurveyResults),
+            ),
             ("/staff/officers", "Officers", Some(Permission::ViewRoster)),
             ("/staff/users", "Accounts", Some(Permission::ManageUsers)),
             (
@@ -178,17 +196,32 @@ impl Ctx {
                 "Settings",
                 Some(Permission::ManageSettings),
             ),
+            (
+                "/account/surveys",
+                "My surveys",
+                Some(Permission::StaffArea),
+            ),
             ("/account", "My account", Some(Permission::StaffArea)),
         ];
         let current = &self.meta.original_path;
+        let matches = |href: &str, path: &str| {
+            *current == href || (path != "/staff" && current.starts_with(&format!("{href}/")))
+        };
+        // The most specific matching entry is the current one ("My surveys" over "My account").
+        let best = items
+            .iter()
+            .filter(|(path, _, p)| {
+                p.is_none_or(|p| self.can(p)) && matches(&self.staff_url(path), path)
+            })
+            .map(|(path, _, _)| path.len())
+            .max();
         let mut links: Vec<NavLink> = items
             .into_iter()
             .filter(|(_, _, p)| p.is_none_or(|p| self.can(p)))
             .map(|(path, label, _)| {
                 let href = self.staff_url(path);
                 NavLink {
-                    current: *current == href
-                        || (path != "/staff" && current.starts_with(&format!("{href}/"))),
+                    current: matches(&href, path) && Some(path.len()) == best,
                     href,
                     label,
                 }
@@ -258,11 +291,19 @@ pub fn prepare(trust_proxy: bool) -> impl Fn(Request) -> Request + Clone {
         } else {
             None
         };
+        let cookies = req
+            .headers()
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join("; ");
         let meta = RequestMeta {
             lang: url_lang.unwrap_or_else(|| Lang::negotiate(header_lang.as_deref())),
             lang_in_url: url_lang.is_some(),
             original_path,
             ip: forwarded.or(peer),
+            cookies,
         };
         req.extensions_mut().insert(meta);
         req
@@ -327,6 +368,7 @@ mod tests {
                 lang_in_url: in_url,
                 original_path: path.into(),
                 ip: None,
+                cookies: String::new(),
             },
             csrf: String::new(),
         }

@@ -19,6 +19,20 @@ impl FormErrors {
         self.0.iter().any(|e| e.field == field)
     }
 
+    /// Whether `{prefix}_{key}` has a problem (fields named after the thing they edit).
+    pub fn has_for(&self, prefix: &str, key: impl std::fmt::Display) -> bool {
+        self.has(&format!("{prefix}_{key}"))
+    }
+
+    pub fn get_for(&self, prefix: &str, key: impl std::fmt::Display) -> Option<&str> {
+        self.get(&format!("{prefix}_{key}"))
+    }
+
+    /// Whether any problem concerns `key` (a field named `…_{key}`).
+    pub fn mentions(&self, key: &str) -> bool {
+        self.0.iter().any(|e| e.field.ends_with(&format!("_{key}")))
+    }
+
     /// The first message for `field`.
     pub fn get(&self, field: &str) -> Option<&str> {
         self.0

@@ -53,6 +53,7 @@ pub struct StateInner {
     /// The deployment key (signs CSRF tokens).
     pub key: Key,
     pub signin_limiter: Arc<SignInLimiter>,
+    pub surveys: crate::surveys::Runtime,
 }
 
 impl Deref for AppState {
@@ -66,12 +67,14 @@ impl AppState {
     pub async fn new(db: Db, config: Config, clock: Clock) -> anyhow::Result<AppState> {
         let key = Key::load_or_create(&db).await?;
         let signin_limiter = crate::platform::routes::signin::limiter(&config);
+        let surveys = crate::surveys::Runtime::start(&db, &config);
         Ok(AppState(Arc::new(StateInner {
             db,
             config,
             clock,
             key,
             signin_limiter,
+            surveys,
         })))
     }
 }
@@ -102,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .merge(public::router())
         .merge(staff::router())
         .merge(crate::platform::routes::router(&state))
+        .merge(crate::surveys::router())
         .merge(api::router())
         .route_layer(from_fn_with_state(state.clone(), policy::enforce))
         .layer(from_fn_with_state(state.clone(), csrf::protect))
@@ -200,6 +204,7 @@ fn spawn_housekeeping(state: &AppState) {
                 tracing::warn!(error = %e, "could not purge expired sessions");
             }
             state.signin_limiter.limiter().retain_recent();
+            state.surveys.housekeeping(state.clock.unix());
         }
     });
 }

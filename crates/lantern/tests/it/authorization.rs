@@ -44,6 +44,8 @@ const ALL_ROLES: &[Role] = &[
 const ADMIN: &[Role] = &[Admin];
 const ROSTER: &[Role] = &[Admin, Analyst, Supervisor, Investigator, Oversight];
 const PERSONNEL: &[Role] = &[Admin, Supervisor, Investigator];
+const SURVEY_MANAGERS: &[Role] = &[Admin, Analyst];
+const SURVEY_READERS: &[Role] = &[Admin, Analyst, Supervisor, Oversight];
 
 const EXPECTED: &[(&str, &str, Expect)] = &[
     ("GET", "/", Everyone),
@@ -76,6 +78,94 @@ const EXPECTED: &[(&str, &str, Expect)] = &[
     ("GET", "/{agency}/staff/audit", SignedIn(ADMIN)),
     ("GET", "/{agency}/staff/officers", SignedIn(ROSTER)),
     ("GET", "/{agency}/staff/officers/{id}", SignedIn(PERSONNEL)),
+    ("GET", "/{agency}/s/{code}", Everyone),
+    ("POST", "/{agency}/s/{code}", Everyone),
+    ("GET", "/{agency}/s/{code}/thanks", Everyone),
+    ("GET", "/{agency}/s/{code}/qr.svg", Everyone),
+    ("GET", "/{agency}/s/{code}/qr.png", Everyone),
+    ("GET", "/{agency}/s/{code}/flyer", Everyone),
+    ("GET", "/{agency}/s/{code}/results", Everyone),
+    ("GET", "/{agency}/i/{token}", Everyone),
+    ("POST", "/{agency}/i/{token}", Everyone),
+    ("GET", "/{agency}/account/surveys", SignedIn(ALL_ROLES)),
+    ("GET", "/{agency}/account/surveys/{id}", SignedIn(ALL_ROLES)),
+    (
+        "POST",
+        "/{agency}/account/surveys/{id}",
+        SignedIn(ALL_ROLES),
+    ),
+    ("GET", "/{agency}/staff/surveys", SignedIn(SURVEY_READERS)),
+    ("POST", "/{agency}/staff/surveys", SignedIn(SURVEY_MANAGERS)),
+    (
+        "POST",
+        "/{agency}/staff/surveys/import",
+        SignedIn(SURVEY_MANAGERS),
+    ),
+    (
+        "GET",
+        "/{agency}/staff/surveys/{id}",
+        SignedIn(SURVEY_READERS),
+    ),
+    (
+        "POST",
+        "/{agency}/staff/surveys/{id}/publish",
+        SignedIn(SURVEY_MANAGERS),
+    ),
+    (
+        "POST",
+        "/{agency}/staff/surveys/{id}/status",
+        SignedIn(SURVEY_MANAGERS),
+    ),
+    (
+        "POST",
+        "/{agency}/staff/surveys/{id}/options",
+        SignedIn(SURVEY_MANAGERS),
+    ),
+    (
+        "GET",
+        "/{agency}/staff/surveys/{id}/results",
+        SignedIn(SURVEY_READERS),
+    ),
+    (
+        "GET",
+        "/{agency}/staff/surveys/{id}/export.csv",
+        SignedIn(SURVEY_MANAGERS),
+    ),
+    (
+        "GET",
+        "/{agency}/staff/surveys/{id}/flagged",
+        SignedIn(SURVEY_MANAGERS),
+    ),
+    (
+        "POST",
+        "/{agency}/staff/surveys/{id}/flagged",
+        SignedIn(SURVEY_MANAGERS),
+    ),
+    (
+        "GET",
+        "/{agency}/staff/surveys/{id}/cards",
+        SignedIn(SURVEY_MANAGERS),
+    ),
+    (
+        "GET",
+        "/{agency}/staff/surveys/{id}/edit",
+        SignedIn(SURVEY_MANAGERS),
+    ),
+    (
+        "POST",
+        "/{agency}/staff/surveys/{id}/edit",
+        SignedIn(SURVEY_MANAGERS),
+    ),
+    (
+        "GET",
+        "/{agency}/staff/surveys/{id}/preview",
+        SignedIn(SURVEY_MANAGERS),
+    ),
+    (
+        "POST",
+        "/{agency}/staff/surveys/{id}/staff-invitations",
+        SignedIn(SURVEY_MANAGERS),
+    ),
     ("GET", "/api/v1/openapi.json", Everyone),
     ("GET", "/api/v1/agency", Api(ALL_ROLES)),
     ("GET", "/api/v1/officers", Api(ROSTER)),
@@ -156,6 +246,21 @@ db_test!(every_route_allows_exactly_the_roles_it_should, |app| {
         .unwrap()
         .1
         .id;
+    // A published community survey for the survey routes.
+    let survey = app
+        .published_survey(&a, lantern::surveys::templates::Template::CommunityTrust)
+        .await;
+    lantern::surveys::store::set_options(
+        &app.db,
+        &survey,
+        false,
+        true,
+        &Actor::System("test"),
+        None,
+        app.clock.unix(),
+    )
+    .await
+    .unwrap();
 
     // Both tables name the same routes.
     for rule in RULES {
@@ -181,11 +286,15 @@ db_test!(every_route_allows_exactly_the_roles_it_should, |app| {
             spare.id
         } else if path.contains("/officers/") {
             officer
+        } else if path.contains("/surveys/") {
+            survey.id
         } else {
             analyst_id
         };
         path.replace("{agency}", "riverton")
             .replace("{id}", &id.to_string())
+            .replace("{code}", &survey.public_code)
+            .replace("{token}", "no-such-invitation")
             .replace("/static/{file}", &css)
     };
 
@@ -235,7 +344,10 @@ db_test!(every_route_allows_exactly_the_roles_it_should, |app| {
             if got {
                 let bad = response.status.is_server_error()
                     || response.status == StatusCode::METHOD_NOT_ALLOWED
-                    || (response.status == StatusCode::NOT_FOUND && !rule.path.contains("{id}"));
+                    // A 404 is the record's answer, not the route's, when the path names a record
+                    // (earlier requests of the walk may have changed it).
+                    || (response.status == StatusCode::NOT_FOUND
+                        && !["{id}", "{token}", "{code}"].iter().any(|p| rule.path.contains(p)));
                 if bad {
                     failures.push(format!(
                         "{who:?} {} {path}: allowed but answered {}",

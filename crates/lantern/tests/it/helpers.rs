@@ -183,6 +183,48 @@ impl TestApp {
         (u, password)
     }
 
+    /// A survey made from a template and published (districts resolved from the agency).
+    pub async fn published_survey(
+        &self,
+        agency: &Agency,
+        template: lantern::surveys::templates::Template,
+    ) -> lantern::surveys::store::Survey {
+        use lantern::surveys::store;
+        let definition = template.definition();
+        let survey = store::create(
+            &self.db,
+            agency.id,
+            store::NewSurvey {
+                kind: template.kind(),
+                name: template.label(),
+                definition: &definition,
+            },
+            &Actor::System("test"),
+            None,
+            self.clock.unix(),
+        )
+        .await
+        .expect("create survey");
+        let mut def = survey.draft();
+        let districts = store::district_choices(&self.db, agency.id).await.unwrap();
+        lantern::surveys::templates::resolve_demographics(&mut def, &districts);
+        store::publish(
+            &self.db,
+            &survey,
+            &def,
+            &Actor::System("test"),
+            None,
+            self.clock.unix(),
+        )
+        .await
+        .expect("publish")
+        .expect("a valid template");
+        store::get(&self.db, agency.id, survey.id)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
     /// Runs raw SQL (for tampering tests).
     pub async fn exec(&self, sql: &str) {
         let sql = sql.to_string();
