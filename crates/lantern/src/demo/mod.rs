@@ -11,6 +11,7 @@ use crate::platform::db::Db;
 
 pub mod agency;
 mod names;
+pub mod surveys;
 
 pub use agency::{ACCOUNTS, SLUG};
 
@@ -26,6 +27,7 @@ pub async fn ensure(db: &Db, seed: u64, now: i64) -> anyhow::Result<(Agency, boo
     }
     let mut rng = fastrand::Rng::with_seed(seed);
     let agency = agency::seed(db, &mut rng, now).await?;
+    surveys::seed(db, &mut rng, &agency, now).await?;
     crate::on_db!(db, |pool| {
         sqlx::query("INSERT INTO instance (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .bind(DEMO_MARKER)

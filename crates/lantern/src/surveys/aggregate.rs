@@ -40,7 +40,8 @@ impl Tally {
     fn add(&mut self, answer: &Answer, numeric: bool, categorical: bool) {
         self.n += 1;
         if categorical {
-            for v in answer.selected() {
+            // A scale point counts like a choice ("7"), so its distribution can be shown.
+            for v in answer.values() {
                 *self.counts.entry(v).or_insert(0) += 1;
             }
         }
@@ -393,6 +394,11 @@ mod tests {
         assert_eq!(agg.respondents, 2);
         let trust = &agg.questions["trust_respect"].all;
         assert_eq!((trust.n, trust.sum, trust.sum_sq), (2, 10.0, 68.0));
+        assert_eq!(
+            (trust.counts["8"], trust.counts["2"]),
+            (1, 1),
+            "scale points are counted too"
+        );
         // Respondent 1's trust score is the mean of 80 and 60; respondent 2 answered one item.
         let score = &agg.scores[&ScoreKey::One(Score::Trust)].all;
         assert_eq!((score.n, score.sum), (2, 70.0 + 20.0));

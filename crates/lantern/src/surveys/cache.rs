@@ -49,6 +49,7 @@ impl ResultsCache {
     pub async fn aggregate(
         &self,
         db: &Db,
+        versions: &store::Versions,
         survey: &Survey,
         weighting: &Weighting,
         tz: chrono_tz::Tz,
@@ -71,7 +72,8 @@ impl ResultsCache {
         }
         if survey.kind() == Kind::Employee {
             // Small, and keyed at random: read whole each time (the count tells if anything changed).
-            entry.aggregate = employee_aggregate(db, survey, weighting, &entry.aggregate).await?;
+            entry.aggregate =
+                employee_aggregate(db, versions, survey, weighting, &entry.aggregate).await?;
             return Ok(entry.aggregate.clone());
         }
         let officers = if matches!(survey.kind(), Kind::OfficerCard | Kind::PostContact) {
@@ -101,7 +103,7 @@ impl ResultsCache {
                     entry.aggregate.flagged += u64::from(row.status == "flagged");
                     continue;
                 }
-                let Some(version) = store::version(db, survey.agency_id, row.version_id).await?
+                let Some(version) = versions.get(db, survey.agency_id, row.version_id).await?
                 else {
                     continue;
                 };
@@ -177,6 +179,7 @@ async fn officer_facts(
 
 async fn employee_aggregate(
     db: &Db,
+    versions: &store::Versions,
     survey: &Survey,
     weighting: &Weighting,
     previous: &Aggregate,
@@ -205,7 +208,7 @@ async fn employee_aggregate(
         ..Aggregate::default()
     };
     for (version_id, day, answers) in rows {
-        let Some(version) = store::version(db, survey.agency_id, version_id).await? else {
+        let Some(version) = versions.get(db, survey.agency_id, version_id).await? else {
             continue;
         };
         let Ok(answers) = serde_json::from_str::<Answers>(&answers) else {

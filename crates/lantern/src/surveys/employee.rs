@@ -138,7 +138,10 @@ pub async fn mine(
             continue;
         };
         let title = match s.current_version {
-            Some(v) => store::version(&state.db, agency.id, v)
+            Some(v) => state
+                .surveys
+                .versions
+                .get(&state.db, agency.id, v)
                 .await?
                 .map(|v| v.definition.title.get(ctx.lang()).to_string())
                 .unwrap_or(s.name.clone()),
@@ -192,7 +195,10 @@ async fn entry(state: &AppState, ctx: &Ctx, id: i64) -> AppResult<Result<Entry, 
             "survey.closed",
         )?));
     };
-    let version = store::version(&state.db, agency.id, version_id)
+    let version = state
+        .surveys
+        .versions
+        .get(&state.db, agency.id, version_id)
         .await?
         .ok_or(AppError::NotFound)?;
     // Only the day, in the agency's zone: no time of day to match against anything.

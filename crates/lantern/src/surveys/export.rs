@@ -167,7 +167,10 @@ pub async fn csv(
     let version_id = survey
         .current_version
         .ok_or_else(|| AppError::BadRequest("The survey has no published version yet".into()))?;
-    let version = store::version(&state.db, agency.id, version_id)
+    let version = state
+        .surveys
+        .versions
+        .get(&state.db, agency.id, version_id)
         .await?
         .ok_or(AppError::NotFound)?;
     audit::record(

@@ -35,6 +35,7 @@ pub mod xlsform;
 pub struct Runtime {
     pub writer: writer::Writer,
     pub results: cache::ResultsCache,
+    pub versions: store::Versions,
     pub bursts: respond::Bursts,
     pub submit_limiter: DefaultKeyedRateLimiter<IpAddr>,
 }
@@ -44,6 +45,7 @@ impl Runtime {
         Runtime {
             writer: writer::Writer::start(db.clone()),
             results: cache::ResultsCache::default(),
+            versions: store::Versions::default(),
             bursts: respond::Bursts::default(),
             submit_limiter: respond::submit_limiter(config.submit_per_minute, config.submit_burst),
         }

@@ -131,6 +131,17 @@ impl Demographic {
         }
     }
 
+    /// A short name for sentences ("weighted by age, gender, …").
+    pub fn label(self) -> &'static str {
+        match self {
+            Demographic::AgeGroup => "age",
+            Demographic::Gender => "gender",
+            Demographic::Race => "race or ethnicity",
+            Demographic::District => "district",
+            Demographic::Language => "language",
+        }
+    }
+
     /// The census dimension this question is weighted to, if any.
     pub fn census_dimension(self) -> Option<&'static str> {
         match self {
@@ -637,6 +648,14 @@ impl Answer {
             Answer::Many(v) => v.clone(),
             Answer::One(s) => vec![s.clone()],
             Answer::Number(_) => Vec::new(),
+        }
+    }
+
+    /// Every value of the answer as form fields carry them ("7" for a scale point).
+    pub fn values(&self) -> Vec<String> {
+        match self {
+            Answer::Number(_) => vec![self.to_cell()],
+            other => other.selected(),
         }
     }
 

@@ -67,13 +67,16 @@ async fn open_survey(
             "survey.closed",
         )?));
     };
-    let version = store::version(&state.db, agency.id, version_id)
+    let version = state
+        .surveys
+        .versions
+        .get(&state.db, agency.id, version_id)
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(Ok((survey, version)))
 }
 
-fn entry_for(
+async fn entry_for(
     state: &AppState,
     ctx: &Ctx,
     survey: Survey,
@@ -84,8 +87,13 @@ fn entry_for(
     let code = survey.public_code.clone();
     let channel = links::clean_channel(src);
     let officer_id = if survey.kind() == Kind::OfficerCard {
-        // A card without a valid officer is not a card: refuse rather than misfile it.
-        Some(links::officer_from_token(&state.key, survey.id, officer).ok_or(AppError::NotFound)?)
+        // A card without a valid officer on the roster is not a card: refuse, do not misfile.
+        let id =
+            links::officer_from_token(&state.key, survey.id, officer).ok_or(AppError::NotFound)?;
+        crate::platform::roster::officer(&state.db, survey.agency_id, id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        Some(id)
     } else {
         None
     };
@@ -131,7 +139,7 @@ async fn form(
         Ok(s) => s,
         Err(closed) => return Ok(closed),
     };
-    let entry = entry_for(&state, &ctx, survey, version, &q.src, &q.o)?;
+    let entry = entry_for(&state, &ctx, survey, version, &q.src, &q.o).await?;
     respond::start(&ctx, &entry)
 }
 
@@ -157,7 +165,7 @@ async fn submit(
         .and_then(|v| v.first())
         .cloned()
         .unwrap_or(q.o);
-    let entry = entry_for(&state, &ctx, survey, version, &src, &officer)?;
+    let entry = entry_for(&state, &ctx, survey, version, &src, &officer).await?;
     respond::step(&state, &ctx, &entry, form, ctx.meta.ip).await
 }
 
@@ -171,7 +179,7 @@ async fn thanks(
         .await?
         .ok_or(AppError::NotFound)?;
     let version = match survey.current_version {
-        Some(v) => store::version(&state.db, agency.id, v).await?,
+        Some(v) => state.surveys.versions.get(&state.db, agency.id, v).await?,
         None => None,
     };
     let message = version
@@ -344,7 +352,10 @@ async fn invitation_entry(
             "survey.closed",
         )?));
     };
-    let version = store::version(&state.db, agency.id, version_id)
+    let version = state
+        .surveys
+        .versions
+        .get(&state.db, agency.id, version_id)
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(Ok(Entry {

@@ -117,7 +117,7 @@ pub fn question_view(
     let selected: Vec<String> = if !sent.is_empty() {
         sent.clone()
     } else {
-        stored.map(Answer::selected).unwrap_or_default()
+        stored.map(Answer::values).unwrap_or_default()
     };
     let value = if let Some(s) = sent.first() {
         s.clone()
@@ -234,6 +234,16 @@ fn render(
         .collect();
     let on_page: Vec<&str> = section.questions.iter().map(|q| q.key.as_str()).collect();
     let mut hidden: Vec<(String, String)> = entry.carry.clone();
+    // Which questions this page showed: one that a choice on the page reveals is shown
+    // before moving on (there is no script to reveal it as the person clicks).
+    hidden.push((
+        "shown".into(),
+        questions
+            .iter()
+            .map(|q| q.key.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+    ));
     for (key, answer) in answers {
         if on_page.contains(&key.as_str()) {
             continue;
@@ -334,6 +344,21 @@ pub async fn step(
                 }
             }
         }
+    }
+    // Only a form we rendered says what it showed.
+    let shown: Option<Vec<&str>> = form
+        .get("shown")
+        .map(|_| single(&form, "shown").split(',').collect());
+    let revealed = shown.is_some_and(|shown| {
+        def.sections[page_index].questions.iter().any(|q| {
+            !matches!(q.kind, QuestionKind::Note)
+                && q.is_visible(&answers)
+                && !shown.contains(&q.key.as_str())
+        })
+    });
+    if revealed && !going_back {
+        answers.extend(later);
+        return render(ctx, entry, page_index, &answers, None, Vec::new());
     }
     let visible = visible_sections(&def, &answers);
     if going_back {

@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, HashMap};
 use stats::interval::{Confidence, Wilson};
 use stats::rake::{RakeOptions, rake};
 
-use super::aggregate::{Aggregate, Dim, Tally, Totals, Weighting};
-use super::model::{Definition, QuestionKind};
+use super::aggregate::{Aggregate, Dim, ScoreKey, Tally, Totals, Weighting};
+use super::model::{Definition, QuestionKind, Score};
 use super::themes::{self, Theme};
-use crate::web::charts::{Bar, BarChart, LineChart, Series, number, percent};
+use crate::web::charts::{Bar, BarChart, LineChart, Series, percent};
 use crate::web::i18n::Lang;
 
 /// An estimate with its 95% interval and the sample size behind it (effective size when
@@ -34,7 +34,16 @@ impl Est {
     }
 
     pub fn mean(&self) -> String {
-        format!("{:.2} ({:.2}–{:.2})", self.value, self.lower, self.upper)
+        format!("{:.1} ({:.1}–{:.1})", self.value, self.lower, self.upper)
+    }
+
+    /// Keeps an interval inside the scale it measures (a t interval near an end can pass it).
+    pub fn within(mut self, range: Option<(f64, f64)>) -> Est {
+        if let Some((lo, hi)) = range {
+            self.lower = self.lower.clamp(lo, hi);
+            self.upper = self.upper.clamp(lo, hi);
+        }
+        self
     }
 }
 
@@ -254,6 +263,8 @@ pub struct GroupRow {
 
 #[derive(Clone, Debug)]
 pub struct Breakdown {
+    /// What is broken down (a score), or empty for a question (its heading says it).
+    pub subject: String,
     pub title: String,
     pub columns: Vec<String>,
     pub rows: Vec<GroupRow>,
@@ -327,10 +338,13 @@ pub fn dim_title(dim: &Dim, def: &Definition, lang: Lang) -> String {
         Dim::Unit => "Unit".into(),
         Dim::CallType => "Call type".into(),
         Dim::ContactDistrict => "District of the contact".into(),
-        Dim::Answer(key) => def
-            .question(key)
-            .map(|q| q.label.get(lang).to_string())
-            .unwrap_or_else(|| key.clone()),
+        Dim::Answer(key) => match def.question(key) {
+            Some(q) => match &q.kind {
+                QuestionKind::Demographic { field, .. } => field.label().to_string(),
+                _ => format!("answer to “{}”", q.label.get(lang)),
+            },
+            None => key.clone(),
+        },
     }
 }
 
@@ -386,8 +400,12 @@ pub fn compute(input: Inputs<'_>) -> Results {
 
     let mut scores = Vec::new();
     for (key, totals) in &agg.scores {
-        let value = mean(totals.all.n as f64, totals.all.sum, totals.all.sum_sq);
-        let weighted = weights.as_ref().and_then(|w| weighted_mean(totals, w));
+        let value = mean(totals.all.n as f64, totals.all.sum, totals.all.sum_sq)
+            .map(|e| e.within(SCORE_RANGE));
+        let weighted = weights
+            .as_ref()
+            .and_then(|w| weighted_mean(totals, w))
+            .map(|e| e.within(SCORE_RANGE));
         let trend: Vec<TrendRow> = totals
             .by
             .get(&Dim::Month)
@@ -399,12 +417,15 @@ pub fn compute(input: Inputs<'_>) -> Results {
                         n: t.n,
                         est: (t.n >= suppression.min)
                             .then(|| mean(t.n as f64, t.sum, t.sum_sq))
-                            .flatten(),
+                            .flatten()
+                            .map(|e| e.within(SCORE_RANGE)),
                     })
                     .collect()
             })
             .unwrap_or_default();
-        let trend_chart = if trend.len() > 1 {
+        // The parts of procedural justice are in the table; their trends would crowd the page.
+        let headline = !matches!(key, ScoreKey::One(s) if Score::PROCEDURAL_JUSTICE.contains(s));
+        let trend_chart = if headline && trend.len() > 1 {
             let mut chart = LineChart::new(
                 format!(
                     "{} score by month, 0 to 100, with 95% intervals",
@@ -430,9 +451,16 @@ pub fn compute(input: Inputs<'_>) -> Results {
         } else {
             String::new()
         };
+        let ctx = BreakdownCtx {
+            agg,
+            def,
+            lang,
+            hidden: &hidden_by,
+            suppression,
+        };
         let breakdown = by
             .as_ref()
-            .map(|d| numeric_breakdown(d, totals, agg, def, lang, &hidden_by, suppression));
+            .map(|d| numeric_breakdown(d, totals, &ctx, key.label(), SCORE_RANGE));
         scores.push(ScoreResult {
             label: key.label(),
             value,
@@ -500,13 +528,26 @@ pub fn compute(input: Inputs<'_>) -> Results {
                     .and_then(|w| weighted_share(totals, w, value)),
             });
         }
+        // The scale a mean's interval must stay on.
+        let range = match &q.kind {
+            QuestionKind::Agreement => Some((1.0, 5.0)),
+            QuestionKind::Rating { min, max, .. } => Some((*min as f64, *max as f64)),
+            QuestionKind::Number { min, max, .. } => {
+                Some((min.unwrap_or(f64::MIN), max.unwrap_or(f64::MAX)))
+            }
+            _ => None,
+        };
         let mean_est = q
             .kind
             .is_numeric()
             .then(|| mean(n as f64, totals.all.sum, totals.all.sum_sq))
-            .flatten();
+            .flatten()
+            .map(|e| e.within(range));
         let weighted_mean_est = if q.kind.is_numeric() {
-            weights.as_ref().and_then(|w| weighted_mean(totals, w))
+            weights
+                .as_ref()
+                .and_then(|w| weighted_mean(totals, w))
+                .map(|e| e.within(range))
         } else {
             None
         };
@@ -528,11 +569,18 @@ pub fn compute(input: Inputs<'_>) -> Results {
             c.tick_format = percent;
             c.svg()
         };
+        let ctx = BreakdownCtx {
+            agg,
+            def,
+            lang,
+            hidden: &hidden_by,
+            suppression,
+        };
         let breakdown = by.as_ref().map(|d| {
             if q.kind.is_numeric() {
-                numeric_breakdown(d, totals, agg, def, lang, &hidden_by, suppression)
+                numeric_breakdown(d, totals, &ctx, "", range)
             } else {
-                categorical_breakdown(d, totals, agg, def, lang, &hidden_by, &listed)
+                categorical_breakdown(d, totals, &ctx, &listed)
             }
         });
         questions.push(QuestionResult {
@@ -560,15 +608,32 @@ pub fn compute(input: Inputs<'_>) -> Results {
     }
 }
 
+/// Scores run from 0 to 100.
+const SCORE_RANGE: Option<(f64, f64)> = Some((0.0, 100.0));
+
+/// What every breakdown needs besides its own totals.
+struct BreakdownCtx<'a> {
+    agg: &'a Aggregate,
+    def: &'a Definition,
+    lang: Lang,
+    hidden: &'a [String],
+    suppression: Suppression,
+}
+
 fn numeric_breakdown(
     dim: &Dim,
     totals: &Totals,
-    agg: &Aggregate,
-    def: &Definition,
-    lang: Lang,
-    hidden: &[String],
-    suppression: Suppression,
+    ctx: &BreakdownCtx<'_>,
+    subject: &str,
+    range: Option<(f64, f64)>,
 ) -> Breakdown {
+    let BreakdownCtx {
+        agg,
+        def,
+        lang,
+        hidden,
+        suppression,
+    } = *ctx;
     let empty = BTreeMap::new();
     let sizes = agg.group_sizes.get(dim).unwrap_or(&empty);
     let groups = totals.by.get(dim);
@@ -585,13 +650,14 @@ fn numeric_breakdown(
             cells: (!small).then(|| {
                 vec![
                     mean(t.n as f64, t.sum, t.sum_sq)
-                        .map(|e| e.mean())
+                        .map(|e| e.within(range).mean())
                         .unwrap_or_default(),
                 ]
             }),
         });
     }
     Breakdown {
+        subject: subject.to_string(),
         title: dim_title(dim, def, lang),
         columns: vec!["Mean (95% interval)".into()],
         hidden: rows.iter().filter(|r| r.cells.is_none()).count(),
@@ -602,12 +668,16 @@ fn numeric_breakdown(
 fn categorical_breakdown(
     dim: &Dim,
     totals: &Totals,
-    agg: &Aggregate,
-    def: &Definition,
-    lang: Lang,
-    hidden: &[String],
+    ctx: &BreakdownCtx<'_>,
     listed: &[(String, String)],
 ) -> Breakdown {
+    let BreakdownCtx {
+        agg,
+        def,
+        lang,
+        hidden,
+        ..
+    } = *ctx;
     let empty = BTreeMap::new();
     let sizes = agg.group_sizes.get(dim).unwrap_or(&empty);
     let groups = totals.by.get(dim);
@@ -637,6 +707,7 @@ fn categorical_breakdown(
         });
     }
     Breakdown {
+        subject: String::new(),
         title: dim_title(dim, def, lang),
         columns: listed.iter().map(|(_, l)| l.clone()).collect(),
         hidden: rows.iter().filter(|r| r.cells.is_none()).count(),
@@ -688,19 +759,21 @@ pub fn pct_interval(e: &Option<Est>) -> String {
         .unwrap_or_default()
 }
 
+/// A mean or score with one decimal.
 pub fn num(e: &Option<Est>) -> String {
-    e.map(|e| number(e.value)).unwrap_or_else(|| "—".into())
+    e.map(|e| format!("{:.1}", e.value))
+        .unwrap_or_else(|| "—".into())
 }
 
 pub fn num_interval(e: &Option<Est>) -> String {
-    e.map(|e| format!("{}–{}", number(e.lower), number(e.upper)))
+    e.map(|e| format!("{:.1}–{:.1}", e.lower, e.upper))
         .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::surveys::aggregate::{Facts, ScoreKey};
+    use crate::surveys::aggregate::Facts;
     use crate::surveys::model::{
         Answer, Answers, Choice, Demographic, Question, Score, Section, Text,
     };

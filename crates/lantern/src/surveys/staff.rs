@@ -520,7 +520,10 @@ pub async fn compute_results(
     let Some(version_id) = survey.current_version else {
         return Ok(None);
     };
-    let version = store::version(&state.db, agency.id, version_id)
+    let version = state
+        .surveys
+        .versions
+        .get(&state.db, agency.id, version_id)
         .await?
         .ok_or(AppError::NotFound)?;
     let def = version.definition.clone();
@@ -533,7 +536,13 @@ pub async fn compute_results(
     let agg = state
         .surveys
         .results
-        .aggregate(&state.db, survey, &weighting, agency.tz())
+        .aggregate(
+            &state.db,
+            &state.surveys.versions,
+            survey,
+            &weighting,
+            agency.tz(),
+        )
         .await?;
     let shares = results::census_shares(&weighting, &census, &def);
     let weights = results::rake_cells(&agg, &weighting, &shares);
@@ -592,10 +601,9 @@ async fn results_page(
         .map(|w| {
             w.variables
                 .iter()
-                .map(|k| {
-                    def.question(k)
-                        .map(|q| q.label.en.clone())
-                        .unwrap_or_else(|| k.clone())
+                .map(|k| match def.question(k).map(|q| &q.kind) {
+                    Some(QuestionKind::Demographic { field, .. }) => field.label().to_string(),
+                    _ => k.clone(),
                 })
                 .collect()
         })

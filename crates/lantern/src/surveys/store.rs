@@ -1,7 +1,7 @@
 //! Survey SQL: surveys, their versions, and the lookups the public pages need.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -366,7 +366,7 @@ pub async fn set_options(
     Ok(())
 }
 
-/// A published version. Versions never change, so they are cached for the process's life.
+/// A published version.
 #[derive(Clone, Debug)]
 pub struct Version {
     pub id: i64,
@@ -374,16 +374,43 @@ pub struct Version {
     pub definition: Arc<Definition>,
 }
 
-pub async fn version(db: &Db, agency_id: i64, id: i64) -> Result<Option<Version>, sqlx::Error> {
-    static CACHE: OnceLock<Mutex<HashMap<(i64, i64), Version>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    if let Some(v) = cache
-        .lock()
-        .expect("version cache lock")
-        .get(&(agency_id, id))
-    {
-        return Ok(Some(v.clone()));
+/// Published versions, parsed once: they never change after publishing.
+#[derive(Default)]
+pub struct Versions {
+    map: Mutex<HashMap<(i64, i64), Version>>,
+}
+
+impl Versions {
+    pub async fn get(
+        &self,
+        db: &Db,
+        agency_id: i64,
+        id: i64,
+    ) -> Result<Option<Version>, sqlx::Error> {
+        if let Some(v) = self
+            .map
+            .lock()
+            .expect("version cache lock")
+            .get(&(agency_id, id))
+        {
+            return Ok(Some(v.clone()));
+        }
+        let Some(v) = load_version(db, agency_id, id).await? else {
+            return Ok(None);
+        };
+        self.map
+            .lock()
+            .expect("version cache lock")
+            .insert((agency_id, id), v.clone());
+        Ok(Some(v))
     }
+}
+
+pub async fn load_version(
+    db: &Db,
+    agency_id: i64,
+    id: i64,
+) -> Result<Option<Version>, sqlx::Error> {
     let row: Option<(i64, String)> = on_db!(db, |pool| {
         sqlx::query_as(
             "SELECT number, definition FROM survey_versions WHERE agency_id = $1 AND id = $2",
@@ -398,16 +425,11 @@ pub async fn version(db: &Db, agency_id: i64, id: i64) -> Result<Option<Version>
     };
     let definition: Definition =
         serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-    let v = Version {
+    Ok(Some(Version {
         id,
         number,
         definition: Arc::new(definition),
-    };
-    cache
-        .lock()
-        .expect("version cache lock")
-        .insert((agency_id, id), v.clone());
-    Ok(Some(v))
+    }))
 }
 
 /// Every version of a survey, oldest first: (id, number, published_at).

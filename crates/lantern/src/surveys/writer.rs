@@ -276,6 +276,17 @@ async fn insert_responses(tx: &mut Tx, rows: &[&NewResponse]) -> Result<(), sqlx
     Ok(())
 }
 
+/// Stores many responses at once, bypassing the queue (the demo generator and imports).
+/// Links are not settled here: only open-link responses belong in a bulk load.
+pub async fn insert_all(db: &Db, rows: &[NewResponse]) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let refs: Vec<&NewResponse> = rows.iter().collect();
+    for chunk in refs.chunks(ROWS_PER_STATEMENT) {
+        insert_responses(&mut tx, chunk).await?;
+    }
+    tx.commit().await
+}
+
 /// Counts stored responses of a survey (tests and the staff pages).
 pub async fn count(db: &Db, agency_id: i64, survey_id: i64) -> Result<i64, sqlx::Error> {
     on_db!(db, |pool| {

@@ -255,7 +255,7 @@ impl LineChart {
     pub fn svg(&self) -> String {
         const COLOURS: [&str; 4] = ["#005ea2", "#b50909", "#216e1f", "#54278f"];
         const DASHES: [&str; 4] = ["", "6 4", "2 3", "10 3 2 3"];
-        let (left, right, top, bottom) = (56.0, 16.0, 12.0, 48.0);
+        let (left, right, top, bottom) = (56.0, 40.0, 12.0, 48.0);
         let plot_width = 600.0;
         let plot_height = 220.0;
         let width = left + plot_width + right;

@@ -54,6 +54,10 @@ struct AgencyHome<'a> {
     about: &'a str,
     districts: Vec<DistrictPopulation>,
     source: String,
+    /// Open community surveys: (title, link).
+    open_surveys: Vec<(String, String)>,
+    /// Published survey results: (title, link).
+    survey_results: Vec<(String, String)>,
 }
 
 async fn agency_home(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
@@ -62,12 +66,39 @@ async fn agency_home(State(state): State<AppState>, ctx: Ctx) -> AppResult<Respo
     let source = roster::population_sources(&state.db, agency.id)
         .await?
         .join("; ");
+    let mut open_surveys = Vec::new();
+    let mut survey_results = Vec::new();
+    for s in crate::surveys::store::public(&state.db, agency.id).await? {
+        let Some(version) = s.current_version else {
+            continue;
+        };
+        let Some(v) = state
+            .surveys
+            .versions
+            .get(&state.db, agency.id, version)
+            .await?
+        else {
+            continue;
+        };
+        let title = v.definition.title.get(ctx.lang()).to_string();
+        if s.is_open() && s.kind() == crate::surveys::model::Kind::Community {
+            open_surveys.push((
+                title.clone(),
+                ctx.url(&format!("/s/{}?src=web", s.public_code)),
+            ));
+        }
+        if s.publish_results {
+            survey_results.push((title, ctx.url(&format!("/s/{}/results", s.public_code))));
+        }
+    }
     page(AgencyHome {
         ctx: &ctx,
         agency,
         about: agency.about(ctx.lang()),
         districts,
         source,
+        open_surveys,
+        survey_results,
     })
 }
 

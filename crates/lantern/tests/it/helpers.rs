@@ -225,6 +225,30 @@ impl TestApp {
             .unwrap()
     }
 
+    /// An officer (active, in no unit); returns the id.
+    pub async fn officer(&self, agency: &Agency, badge: &str) -> i64 {
+        let mut tx = self.db.begin().await.unwrap();
+        let id = lantern::platform::roster::insert_officer(
+            &mut tx,
+            agency.id,
+            &lantern::platform::roster::NewOfficer {
+                badge: badge.into(),
+                first_name: "Alex".into(),
+                last_name: format!("Officer{badge}"),
+                rank: "Officer".into(),
+                sex: String::new(),
+                race: String::new(),
+                hire_date: "2020-01-01".into(),
+                active: true,
+                assignments: vec![],
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        id
+    }
+
     /// Runs raw SQL (for tampering tests).
     pub async fn exec(&self, sql: &str) {
         let sql = sql.to_string();
@@ -462,6 +486,71 @@ impl Client {
             .push(("authorization".into(), format!("Bearer {token}")));
         self
     }
+}
+
+/// The fields a browser would send back from a page's form as it stands: hidden inputs,
+/// checked radio buttons and boxes, text inputs with a value, and text areas (HTML entities
+/// decoded). The honeypot stays empty, as a person leaves it.
+pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for chunk in html.split("<input ").skip(1) {
+        let tag = &chunk[..chunk.find('>').unwrap_or(chunk.len())];
+        let kind = between(tag, "type=\"", "\"").unwrap_or("text");
+        let Some(name) = between(tag, "name=\"", "\"") else {
+            continue;
+        };
+        let value = between(tag, "value=\"", "\"").unwrap_or_default();
+        let send = match kind {
+            "hidden" => true,
+            "radio" | "checkbox" => tag.contains(" checked"),
+            "text" | "date" | "email" | "number" => !value.is_empty() && name != "website",
+            _ => false,
+        };
+        if send {
+            out.push((unescape(name), unescape(value)));
+        }
+    }
+    for chunk in html.split("<textarea ").skip(1) {
+        let Some(name) = between(chunk, "name=\"", "\"") else {
+            continue;
+        };
+        let text = between(chunk, ">", "</textarea>").unwrap_or_default();
+        if !text.is_empty() {
+            out.push((unescape(name), unescape(text)));
+        }
+    }
+    out
+}
+
+/// Undoes the HTML escaping of askama (enough for attribute values).
+pub fn unescape(s: &str) -> String {
+    s.replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
+}
+
+/// Posts a multipart form (file uploads), as a browser does.
+pub fn multipart(fields: &[(&str, &str)], file: (&str, &str, &[u8])) -> (String, Vec<u8>) {
+    let boundary = "lantern-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    let (name, file_name, bytes) = file;
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 /// Text between `before` and the next `after` in `html`.

@@ -10,4 +10,5 @@ mod cli;
 mod demo;
 mod pages;
 mod sign_in;
+mod surveys;
 mod tenancy;
