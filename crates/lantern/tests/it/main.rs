@@ -8,6 +8,7 @@ mod audit_chain;
 mod authorization;
 mod cli;
 mod demo;
+mod durability;
 mod pages;
 mod sign_in;
 mod surveys;
