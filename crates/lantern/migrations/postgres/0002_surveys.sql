@@ -112,6 +112,7 @@ CREATE TABLE responses (
 CREATE INDEX responses_survey ON responses (agency_id, survey_id, id);
 CREATE INDEX responses_flagged ON responses (agency_id, survey_id, status);
 CREATE INDEX responses_source ON responses (agency_id, survey_id, source_hash, submitted_at);
+CREATE INDEX responses_time ON responses (agency_id, submitted_at);
 
 -- Employee responses are anonymous by construction: no sequential id (the key is random, so
 -- the order of rows says nothing about the order of submission), no link to the invitation

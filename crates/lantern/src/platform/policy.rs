@@ -225,6 +225,17 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/openapi.json", Public),
     rule("GET", "/api/v1/agency", Api(ReadAgency)),
     rule("GET", "/api/v1/officers", Api(ViewRoster)),
+    rule("GET", "/api/v1/surveys", Api(ViewSurveyResults)),
+    rule(
+        "GET",
+        "/api/v1/surveys/{id}/results",
+        Api(ViewSurveyResults),
+    ),
+    rule(
+        "GET",
+        "/api/v1/surveys/{id}/responses",
+        Api(ExportSurveyData),
+    ),
 ];
 
 /// The rule for a request; HEAD is answered like GET.

@@ -199,7 +199,7 @@ pub async fn csv(
             let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
         }
     });
-    let body = Body::from_stream(tokio_stream_from(rx));
+    let body = Body::from_stream(stream_of(rx));
     let name = format!("survey-{id}-responses.csv");
     Ok(super::staff::download(
         body,
@@ -208,7 +208,8 @@ pub async fn csv(
     ))
 }
 
-fn tokio_stream_from(
+/// The receiving end of an export's channel, as a response body stream.
+pub fn stream_of(
     mut rx: mpsc::Receiver<Result<Bytes, std::io::Error>>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))

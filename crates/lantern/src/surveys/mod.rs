@@ -14,6 +14,7 @@ use crate::platform::db::Db;
 use crate::web::AppState;
 
 pub mod aggregate;
+pub mod api;
 pub mod builder;
 pub mod cache;
 pub mod employee;
@@ -67,4 +68,7 @@ pub fn router() -> Router<AppState> {
             "/{agency}/account/surveys/{id}",
             get(employee::form).post(employee::submit),
         )
+        .route("/api/v1/surveys", get(api::list))
+        .route("/api/v1/surveys/{id}/results", get(api::results))
+        .route("/api/v1/surveys/{id}/responses", get(api::responses))
 }

@@ -29,11 +29,20 @@ pub fn router() -> Router<AppState> {
         version = "1",
         description = "Read and write an agency's Lantern data. Authenticate with a token an administrator creates under Staff → API tokens, sent as `Authorization: Bearer TOKEN`. Errors are RFC 9457 problem documents."
     ),
-    paths(agency, officers),
+    paths(
+        agency,
+        officers,
+        crate::surveys::api::list,
+        crate::surveys::api::results,
+        crate::surveys::api::responses
+    ),
     components(schemas(AgencyInfo, DistrictPopulation, OfficerRow, Problem, FieldError)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
-    tags((name = "agency", description = "The agency the token belongs to"))
+    tags(
+        (name = "agency", description = "The agency the token belongs to"),
+        (name = "surveys", description = "Surveys, their results and their responses")
+    )
 )]
 pub struct ApiDoc;
 

@@ -81,6 +81,26 @@ async fn home(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
                 .then(|| ctx.staff_url("/staff/users")),
         },
     ];
+    if ctx.can(Permission::ViewSurveyResults) {
+        let surveys = crate::surveys::store::list(&state.db, agency.id).await?;
+        let open = surveys.iter().filter(|s| s.is_open()).count() as i64;
+        let month_ago = state.clock.unix() - 30 * 24 * 3600;
+        let recent: i64 = crate::on_db!(&state.db, |pool| {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM responses WHERE agency_id = $1 AND status = 'ok' AND submitted_at >= $2",
+            )
+            .bind(agency.id)
+            .bind(month_ago)
+            .fetch_one(pool)
+            .await
+        })?;
+        cards.push(Card {
+            title: "Surveys",
+            figure: thousands(open),
+            note: format!("open, {} answers in the last 30 days", thousands(recent)),
+            href: Some(ctx.staff_url("/staff/surveys")),
+        });
+    }
     if ctx.can(Permission::ViewAudit) {
         cards.push(Card {
             title: "Audit log",

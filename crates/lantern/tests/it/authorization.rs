@@ -169,6 +169,13 @@ const EXPECTED: &[(&str, &str, Expect)] = &[
     ("GET", "/api/v1/openapi.json", Everyone),
     ("GET", "/api/v1/agency", Api(ALL_ROLES)),
     ("GET", "/api/v1/officers", Api(ROSTER)),
+    ("GET", "/api/v1/surveys", Api(SURVEY_READERS)),
+    ("GET", "/api/v1/surveys/{id}/results", Api(SURVEY_READERS)),
+    (
+        "GET",
+        "/api/v1/surveys/{id}/responses",
+        Api(SURVEY_MANAGERS),
+    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq)]

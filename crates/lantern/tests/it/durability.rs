@@ -13,12 +13,23 @@ use tokio::net::TcpStream;
 use crate::helpers::{TestApp, backends, between, unescape};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn serve(url: &str, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_lantern"))
-        .args(["serve", "--database-url", url, "--bind", &format!("127.0.0.1:{port}"), "--trust-proxy"])
+        .args([
+            "serve",
+            "--database-url",
+            url,
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--trust-proxy",
+        ])
         .env("LANTERN_LOG", "error")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -39,9 +50,18 @@ async fn wait_up(port: u16) {
 }
 
 /// A bare HTTP/1.1 request; returns (status, headers and body as text).
-async fn http(port: u16, method: &str, path: &str, body: &str, headers: &[(&str, &str)]) -> std::io::Result<(u16, String)> {
+async fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         request.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -51,7 +71,11 @@ async fn http(port: u16, method: &str, path: &str, body: &str, headers: &[(&str,
     let mut response = Vec::new();
     stream.read_to_end(&mut response).await?;
     let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| std::io::Error::other("no status line"))?;
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no status line"))?;
     Ok((status, text))
 }
 
@@ -64,26 +88,47 @@ async fn every_acknowledged_response_survives_a_kill() {
             .env("LANTERN_LOG", "error")
             .output()
             .unwrap();
-        assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+        assert!(
+            seeded.status.success(),
+            "{}",
+            String::from_utf8_lossy(&seeded.stderr)
+        );
         let code: String = lantern::on_db!(&app.db, |pool| {
-            sqlx::query_scalar("SELECT public_code FROM surveys WHERE name LIKE 'Community%'").fetch_one(pool).await
+            sqlx::query_scalar("SELECT public_code FROM surveys WHERE name LIKE 'Community%'")
+                .fetch_one(pool)
+                .await
         })
         .unwrap();
-        let before: i64 = lantern::on_db!(&app.db, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM responses").fetch_one(pool).await).unwrap();
+        let before: i64 = lantern::on_db!(&app.db, |pool| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM responses"
+        )
+        .fetch_one(pool)
+        .await)
+        .unwrap();
 
         let port = free_port();
         let mut child = serve(&app.url, port);
         wait_up(port).await;
         // A browser's first visit: the CSRF cookie and the form's token.
-        let (_, page) = http(port, "GET", &format!("/riverton/s/{code}"), "", &[]).await.unwrap();
-        let cookie = between(&page, "set-cookie: ", ";").expect("a CSRF cookie").to_string();
+        let (_, page) = http(port, "GET", &format!("/riverton/s/{code}"), "", &[])
+            .await
+            .unwrap();
+        let cookie = between(&page, "set-cookie: ", ";")
+            .expect("a CSRF cookie")
+            .to_string();
         let token = unescape(between(&page, "name=\"csrf\" value=\"", "\"").expect("a CSRF token"));
 
         let acknowledged = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let mut clients = Vec::new();
         for client in 0..16 {
-            let (acknowledged, stop, cookie, token, code) = (acknowledged.clone(), stop.clone(), cookie.clone(), token.clone(), code.clone());
+            let (acknowledged, stop, cookie, token, code) = (
+                acknowledged.clone(),
+                stop.clone(),
+                cookie.clone(),
+                token.clone(),
+                code.clone(),
+            );
             clients.push(tokio::spawn(async move {
                 for n in 0.. {
                     if stop.load(Ordering::Relaxed) {
@@ -91,15 +136,28 @@ async fn every_acknowledged_response_survives_a_kill() {
                     }
                     let marker = format!("marker-{client}-{n}");
                     let body = form_urlencoded::Serializer::new(String::new())
-                        .extend_pairs([("csrf", token.as_str()), ("page", "3"), ("action", "next"), ("q_trust_respect", "7"), ("q_trust_listen", "6"), ("q_comments", marker.as_str())])
+                        .extend_pairs([
+                            ("csrf", token.as_str()),
+                            ("page", "3"),
+                            ("action", "next"),
+                            ("q_trust_respect", "7"),
+                            ("q_trust_listen", "6"),
+                            ("q_comments", marker.as_str()),
+                        ])
                         .finish();
                     // A different address per client, as many residents would have.
                     let ip = format!("10.77.{client}.{}", n % 250 + 1);
-                    let result = http(port, "POST", &format!("/riverton/s/{code}"), &body, &[
-                        ("Content-Type", "application/x-www-form-urlencoded"),
-                        ("Cookie", cookie.as_str()),
-                        ("X-Forwarded-For", ip.as_str()),
-                    ])
+                    let result = http(
+                        port,
+                        "POST",
+                        &format!("/riverton/s/{code}"),
+                        &body,
+                        &[
+                            ("Content-Type", "application/x-www-form-urlencoded"),
+                            ("Cookie", cookie.as_str()),
+                            ("X-Forwarded-For", ip.as_str()),
+                        ],
+                    )
                     .await;
                     match result {
                         Ok((303, _)) => acknowledged.lock().unwrap().push(marker),
@@ -124,7 +182,11 @@ async fn every_acknowledged_response_survives_a_kill() {
             c.await.unwrap();
         }
         let acknowledged = acknowledged.lock().unwrap().clone();
-        assert!(acknowledged.len() >= 300, "only {} acknowledged before the kill", acknowledged.len());
+        assert!(
+            acknowledged.len() >= 300,
+            "only {} acknowledged before the kill",
+            acknowledged.len()
+        );
 
         // Restart on the same database: it comes up, and every acknowledged answer is there once.
         let port = free_port();
@@ -133,18 +195,31 @@ async fn every_acknowledged_response_survives_a_kill() {
         child.kill().unwrap();
         child.wait().unwrap();
         let stored: Vec<String> = lantern::on_db!(&app.db, |pool| {
-            sqlx::query_scalar("SELECT answers FROM responses WHERE answers LIKE '%marker-%'").fetch_all(pool).await
+            sqlx::query_scalar("SELECT answers FROM responses WHERE answers LIKE '%marker-%'")
+                .fetch_all(pool)
+                .await
         })
         .unwrap();
-        let markers: Vec<String> = stored.iter().map(|a| between(a, "\"comments\":\"", "\"").unwrap().to_string()).collect();
+        let markers: Vec<String> = stored
+            .iter()
+            .map(|a| between(a, "\"comments\":\"", "\"").unwrap().to_string())
+            .collect();
         let mut unique = markers.clone();
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), markers.len(), "a response was stored twice");
         for m in &acknowledged {
-            assert!(markers.contains(m), "{m} was acknowledged but is missing after the kill");
+            assert!(
+                markers.contains(m),
+                "{m} was acknowledged but is missing after the kill"
+            );
         }
-        let after: i64 = lantern::on_db!(&app.db, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM responses").fetch_one(pool).await).unwrap();
+        let after: i64 = lantern::on_db!(&app.db, |pool| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM responses"
+        )
+        .fetch_one(pool)
+        .await)
+        .unwrap();
         assert_eq!(after - before, markers.len() as i64);
         app.cleanup().await;
     }

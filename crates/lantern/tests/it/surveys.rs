@@ -1097,3 +1097,125 @@ db_test!(qr_codes_flyers_and_officer_cards, |app| {
     assert_eq!(sheet.body.matches("class=\"officer-card\"").count(), 2);
     assert!(sheet.body.contains("Pat Badge101"));
 });
+
+db_test!(the_api_gives_the_same_results_and_every_response, |app| {
+    let a = agency(&app).await;
+    let mut tx = app.db.begin().await.unwrap();
+    roster::insert_margin(&mut tx, a.id, "agency", "sex", "female", 5_000, "test")
+        .await
+        .unwrap();
+    roster::insert_margin(&mut tx, a.id, "agency", "sex", "male", 5_000, "test")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let s = app.published_survey(&a, Template::CommunityTrust).await;
+    let mut rows = Vec::new();
+    for i in 0..40 {
+        let mut answers = Answers::new();
+        answers.insert("trust_respect".into(), Answer::Number((i % 11) as f64));
+        answers.insert("trust_listen".into(), Answer::Number(5.0));
+        answers.insert(
+            "gender".into(),
+            Answer::One(if i < 30 { "female" } else { "male" }.into()),
+        );
+        answers.insert(
+            "contact_12m".into(),
+            Answer::One(if i % 4 == 0 { "yes" } else { "no" }.into()),
+        );
+        rows.push(response(&s, &answers, app.clock.unix() - i));
+    }
+    writer::insert_all(&app.db, &rows).await.unwrap();
+    let (_, token) = lantern::platform::api_tokens::create(
+        &app.db,
+        a.id,
+        "dashboard",
+        Role::Analyst,
+        &Actor::System("test"),
+        None,
+        app.clock.unix(),
+    )
+    .await
+    .unwrap();
+    let mut api = app.client().bearer(&token);
+    let list = api.get("/api/v1/surveys").await.json();
+    assert_eq!(list[0]["id"], s.id);
+    assert_eq!(list[0]["responses"], 40);
+    let results = api
+        .get(&format!("/api/v1/surveys/{}/results", s.id))
+        .await
+        .json();
+    assert_eq!(results["respondents"], 40);
+    assert_eq!(results["weighted_respondents"], 40);
+    let contact = results["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["key"] == "contact_12m")
+        .unwrap();
+    let yes = &contact["choices"][0];
+    assert_eq!(yes["count"], 10);
+    assert!((yes["share"]["value"].as_f64().unwrap() - 0.25).abs() < 1e-12);
+    // The page shows the same interval as the API returns.
+    let lower = yes["share"]["lower"].as_f64().unwrap();
+    let upper = yes["share"]["upper"].as_f64().unwrap();
+    let (_, pw) = app.user(&a, "ana", Role::Analyst).await;
+    let mut ana = app.client().signed_in("riverton", "ana", &pw).await;
+    let page = ana
+        .get(&format!("/riverton/staff/surveys/{}/results", s.id))
+        .await
+        .body;
+    assert!(
+        page.contains(&format!("{:.1}–{:.1}%", lower * 100.0, upper * 100.0)),
+        "{lower} {upper}"
+    );
+
+    let responses = api
+        .get(&format!("/api/v1/surveys/{}/responses", s.id))
+        .await;
+    responses.assert_status(StatusCode::OK);
+    let all = responses.json();
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 40);
+    assert_eq!(all[0]["answers"]["trust_respect"], 0.0);
+    assert_eq!(all[0]["version"], 1);
+    let log = audit::list(
+        &app.db,
+        a.id,
+        &Filter {
+            action: "survey.exported".into(),
+            ..Filter::default()
+        },
+        5,
+    )
+    .await
+    .unwrap();
+    assert_eq!(log[0].actor, "token:dashboard");
+    assert!(log[0].detail.contains("json"));
+    // A supervisor's token reads results but cannot export responses.
+    let (_, sup) = lantern::platform::api_tokens::create(
+        &app.db,
+        a.id,
+        "board",
+        Role::Supervisor,
+        &Actor::System("test"),
+        None,
+        app.clock.unix(),
+    )
+    .await
+    .unwrap();
+    let mut board = app.client().bearer(&sup);
+    assert_eq!(
+        board
+            .get(&format!("/api/v1/surveys/{}/results", s.id))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        board
+            .get(&format!("/api/v1/surveys/{}/responses", s.id))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+});
