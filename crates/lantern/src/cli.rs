@@ -52,6 +52,12 @@ pub struct ServeArgs {
     /// Take client addresses from X-Forwarded-For (only behind a reverse proxy that sets it)
     #[arg(long, env = "LANTERN_TRUST_PROXY")]
     pub trust_proxy: bool,
+    /// Survey submissions one client address may send at once (a kiosk at an event sends many)
+    #[arg(long, env = "LANTERN_SUBMIT_BURST", default_value_t = 60)]
+    pub submit_burst: u32,
+    /// …and then per minute
+    #[arg(long, env = "LANTERN_SUBMIT_PER_MINUTE", default_value_t = 30)]
+    pub submit_per_minute: u32,
 }
 
 #[derive(Subcommand, Debug)]
@@ -217,6 +223,8 @@ fn config_of(database_url: String, serve: &ServeArgs) -> Config {
     config.bind = serve.bind;
     config.public_url = serve.public_url.clone();
     config.trust_proxy = serve.trust_proxy;
+    config.submit_burst = serve.submit_burst;
+    config.submit_per_minute = serve.submit_per_minute;
     config
 }
 
