@@ -24,7 +24,11 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Server {
@@ -36,7 +40,14 @@ impl Server {
     async fn start(url: &str) -> Server {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_lantern"))
-            .args(["serve", "--database-url", url, "--bind", &format!("127.0.0.1:{port}"), "--trust-proxy"])
+            .args([
+                "serve",
+                "--database-url",
+                url,
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+                "--trust-proxy",
+            ])
             .env("LANTERN_LOG", "error")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -45,7 +56,11 @@ impl Server {
         let s = Server { child, port };
         for _ in 0..600 {
             if let Ok(mut c) = Conn::open(port).await
-                && c.send("GET", "/healthz", "", &[]).await.map(|(st, _)| st).ok() == Some(200)
+                && c.send("GET", "/healthz", "", &[])
+                    .await
+                    .map(|(st, _)| st)
+                    .ok()
+                    == Some(200)
             {
                 return s;
             }
@@ -56,7 +71,8 @@ impl Server {
 
     /// Peak resident memory of the server process, in MiB.
     fn peak_rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
         status
             .lines()
             .find(|l| l.starts_with("VmHWM:"))
@@ -82,12 +98,23 @@ impl Conn {
     async fn open(port: u16) -> std::io::Result<Conn> {
         let s = TcpStream::connect(("127.0.0.1", port)).await?;
         s.set_nodelay(true)?;
-        Ok(Conn { reader: BufReader::new(s) })
+        Ok(Conn {
+            reader: BufReader::new(s),
+        })
     }
 
     /// Sends a request and reads the whole response; returns (status, body length).
-    async fn send(&mut self, method: &str, path: &str, body: &str, headers: &[(&str, &str)]) -> std::io::Result<(u16, usize)> {
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n", body.len());
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> std::io::Result<(u16, usize)> {
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n",
+            body.len()
+        );
         for (k, v) in headers {
             req.push_str(k);
             req.push_str(": ");
@@ -99,7 +126,11 @@ impl Conn {
         self.reader.get_mut().write_all(req.as_bytes()).await?;
         let mut line = String::new();
         self.reader.read_line(&mut line).await?;
-        let status: u16 = line.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
         let mut length: Option<usize> = None;
         let mut chunked = false;
         loop {
@@ -153,7 +184,11 @@ async fn demo_db(dir: &std::path::Path) -> (String, Db) {
         .env("LANTERN_LOG", "error")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let db = Db::connect(&url).await.unwrap();
     (url, db)
 }
@@ -168,11 +203,30 @@ async fn community(db: &Db) -> (i64, i64, i64, String) {
 /// A browser's CSRF cookie and form token, from one visit to the form.
 async fn csrf(port: u16, code: &str) -> (String, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    s.write_all(format!("GET /riverton/s/{code} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+    s.write_all(
+        format!("GET /riverton/s/{code} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).await.unwrap();
-    let cookie = text.split("set-cookie: ").nth(1).unwrap().split(';').next().unwrap().to_string();
-    let token = text.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let cookie = text
+        .split("set-cookie: ")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let token = text
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
     (cookie, token)
 }
 
@@ -206,7 +260,13 @@ async fn submit_bench(connections: usize, seconds: u64, rate: u64) {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
     for _ in 0..connections {
-        let (cookie, token, path, seq, acknowledged) = (cookie.clone(), token.clone(), path.clone(), seq.clone(), acknowledged.clone());
+        let (cookie, token, path, seq, acknowledged) = (
+            cookie.clone(),
+            token.clone(),
+            path.clone(),
+            seq.clone(),
+            acknowledged.clone(),
+        );
         let port = server.port;
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::open(port).await.unwrap();
@@ -216,7 +276,16 @@ async fn submit_bench(connections: usize, seconds: u64, rate: u64) {
                 let ip = format!("10.{}.{}.{}", n / 65_536 % 256, n / 256 % 256, n % 256);
                 let t = Instant::now();
                 let (status, _) = conn
-                    .send("POST", &path, &body(&token, n), &[("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", &cookie), ("X-Forwarded-For", &ip)])
+                    .send(
+                        "POST",
+                        &path,
+                        &body(&token, n),
+                        &[
+                            ("Content-Type", "application/x-www-form-urlencoded"),
+                            ("Cookie", &cookie),
+                            ("X-Forwarded-For", &ip),
+                        ],
+                    )
                     .await
                     .unwrap();
                 assert_eq!(status, 303, "submission refused");
@@ -246,7 +315,14 @@ async fn submit_bench(connections: usize, seconds: u64, rate: u64) {
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..connections.max(8) {
-        let (cookie, token, path, seq, next, acknowledged) = (cookie.clone(), token.clone(), path.clone(), seq.clone(), next.clone(), acknowledged.clone());
+        let (cookie, token, path, seq, next, acknowledged) = (
+            cookie.clone(),
+            token.clone(),
+            path.clone(),
+            seq.clone(),
+            next.clone(),
+            acknowledged.clone(),
+        );
         let port = server.port;
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::open(port).await.unwrap();
@@ -261,7 +337,16 @@ async fn submit_bench(connections: usize, seconds: u64, rate: u64) {
                 let n = seq.fetch_add(1, Ordering::Relaxed);
                 let ip = format!("10.{}.{}.{}", n / 65_536 % 256, n / 256 % 256, n % 256);
                 let (status, _) = conn
-                    .send("POST", &path, &body(&token, n), &[("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", &cookie), ("X-Forwarded-For", &ip)])
+                    .send(
+                        "POST",
+                        &path,
+                        &body(&token, n),
+                        &[
+                            ("Content-Type", "application/x-www-form-urlencoded"),
+                            ("Cookie", &cookie),
+                            ("X-Forwarded-For", &ip),
+                        ],
+                    )
                     .await
                     .unwrap();
                 assert_eq!(status, 303);
@@ -284,7 +369,10 @@ async fn submit_bench(connections: usize, seconds: u64, rate: u64) {
         latencies.last().copied().unwrap_or(0.0)
     );
     let stored = writer::count(&db, 1, survey).await.unwrap() - before;
-    println!("stored {stored} of {} acknowledged", acknowledged.load(Ordering::Relaxed));
+    println!(
+        "stored {stored} of {} acknowledged",
+        acknowledged.load(Ordering::Relaxed)
+    );
     assert_eq!(stored as u64, acknowledged.load(Ordering::Relaxed));
 }
 
@@ -297,20 +385,73 @@ async fn fill(db: &Db, n: usize) {
     let mut batch = Vec::with_capacity(20_000);
     for i in have..n {
         let mut a = Answers::new();
-        a.insert("trust_respect".into(), Answer::Number(rng.u8(0..=10) as f64));
+        a.insert(
+            "trust_respect".into(),
+            Answer::Number(rng.u8(0..=10) as f64),
+        );
         a.insert("trust_listen".into(), Answer::Number(rng.u8(0..=10) as f64));
         a.insert("safety_night".into(), Answer::Number(rng.u8(0..=10) as f64));
         for k in ["pj_voice", "pj_neutral", "pj_respect", "pj_trustworthy"] {
             a.insert(k.into(), Answer::One(rng.u8(1..=5).to_string()));
         }
-        a.insert("contact_12m".into(), Answer::One(if rng.bool() { "yes" } else { "no" }.into()));
-        a.insert("priority".into(), Answer::One(["violence", "property", "traffic", "drugs", "youth", "mental_health"][rng.usize(..6)].into()));
-        a.insert("age_group".into(), Answer::One(["18-24", "25-34", "35-44", "45-54", "55-64", "65+"][rng.usize(..6)].into()));
-        a.insert("gender".into(), Answer::One(["female", "male"][rng.usize(..2)].into()));
-        a.insert("race".into(), Answer::One(["white", "black", "hispanic", "asian/pacific islander", "other"][rng.usize(..5)].into()));
-        a.insert("district".into(), Answer::One(format!("D{}", rng.u8(1..=6))));
+        a.insert(
+            "contact_12m".into(),
+            Answer::One(if rng.bool() { "yes" } else { "no" }.into()),
+        );
+        a.insert(
+            "priority".into(),
+            Answer::One(
+                [
+                    "violence",
+                    "property",
+                    "traffic",
+                    "drugs",
+                    "youth",
+                    "mental_health",
+                ][rng.usize(..6)]
+                .into(),
+            ),
+        );
+        a.insert(
+            "age_group".into(),
+            Answer::One(
+                ["18-24", "25-34", "35-44", "45-54", "55-64", "65+"][rng.usize(..6)].into(),
+            ),
+        );
+        a.insert(
+            "gender".into(),
+            Answer::One(["female", "male"][rng.usize(..2)].into()),
+        );
+        a.insert(
+            "race".into(),
+            Answer::One(
+                [
+                    "white",
+                    "black",
+                    "hispanic",
+                    "asian/pacific islander",
+                    "other",
+                ][rng.usize(..5)]
+                .into(),
+            ),
+        );
+        a.insert(
+            "district".into(),
+            Answer::One(format!("D{}", rng.u8(1..=6))),
+        );
         if i % 4 == 0 {
-            a.insert("comments".into(), Answer::One(["Response times are too slow", "More patrols at night", "Great community events", "Speeding on our street"][rng.usize(..4)].into()));
+            a.insert(
+                "comments".into(),
+                Answer::One(
+                    [
+                        "Response times are too slow",
+                        "More patrols at night",
+                        "Great community events",
+                        "Speeding on our street",
+                    ][rng.usize(..4)]
+                    .into(),
+                ),
+            );
         }
         batch.push(NewResponse {
             agency_id: agency,
@@ -333,18 +474,41 @@ async fn fill(db: &Db, n: usize) {
         }
     }
     writer::insert_all(db, &batch).await.unwrap();
-    println!("filled to {n} responses in {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "filled to {n} responses in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 }
 
 async fn signed_in_cookie(port: u16) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    s.write_all(b"GET /riverton/signin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    s.write_all(b"GET /riverton/signin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).await.unwrap();
-    let csrf_cookie = text.split("set-cookie: ").nth(1).unwrap().split(';').next().unwrap().to_string();
-    let token = text.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let csrf_cookie = text
+        .split("set-cookie: ")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let token = text
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
     let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([("csrf", token.as_str()), ("username", "analyst"), ("password", "riverton-analyst-lantern")])
+        .extend_pairs([
+            ("csrf", token.as_str()),
+            ("username", "analyst"),
+            ("password", "riverton-analyst-lantern"),
+        ])
         .finish();
     let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     s.write_all(
@@ -360,7 +524,10 @@ async fn signed_in_cookie(port: u16) -> String {
     s.read_to_string(&mut text).await.unwrap();
     let session = text
         .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: lantern_session="))
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie: lantern_session=")
+        })
         .expect("signed in")
         .split(": ")
         .nth(1)
@@ -382,7 +549,15 @@ async fn big_survey_bench(n: usize) {
     let mut conn = Conn::open(server.port).await.unwrap();
     let rss_idle = server.peak_rss_mib();
     let t = Instant::now();
-    let (status, bytes) = conn.send("GET", &format!("/riverton/staff/surveys/{survey}/export.csv"), "", &[("Cookie", &cookie)]).await.unwrap();
+    let (status, bytes) = conn
+        .send(
+            "GET",
+            &format!("/riverton/staff/surveys/{survey}/export.csv"),
+            "",
+            &[("Cookie", &cookie)],
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200);
     println!(
         "CSV export of {n} responses: {:.2} s, {:.0} MB, server peak memory {:.0} MiB (before: {:.0} MiB)",
@@ -394,7 +569,15 @@ async fn big_survey_bench(n: usize) {
     let mut times = Vec::new();
     for i in 0..12 {
         let t = Instant::now();
-        let (status, _) = conn.send("GET", &format!("/riverton/staff/surveys/{survey}/results"), "", &[("Cookie", &cookie)]).await.unwrap();
+        let (status, _) = conn
+            .send(
+                "GET",
+                &format!("/riverton/staff/surveys/{survey}/results"),
+                "",
+                &[("Cookie", &cookie)],
+            )
+            .await
+            .unwrap();
         assert_eq!(status, 200);
         let ms = t.elapsed().as_secs_f64() * 1000.0;
         if i == 0 {
@@ -404,17 +587,41 @@ async fn big_survey_bench(n: usize) {
         }
     }
     times.sort_by(f64::total_cmp);
-    println!("results page, warm: p50 {:.1} ms, max {:.1} ms over {} requests; server peak memory {:.0} MiB", percentile(&times, 0.5), times.last().unwrap(), times.len(), server.peak_rss_mib());
+    println!(
+        "results page, warm: p50 {:.1} ms, max {:.1} ms over {} requests; server peak memory {:.0} MiB",
+        percentile(&times, 0.5),
+        times.last().unwrap(),
+        times.len(),
+        server.peak_rss_mib()
+    );
     let t = Instant::now();
-    let (status, _) = conn.send("GET", &format!("/riverton/staff/surveys/{survey}/results?by=q:district"), "", &[("Cookie", &cookie)]).await.unwrap();
+    let (status, _) = conn
+        .send(
+            "GET",
+            &format!("/riverton/staff/surveys/{survey}/results?by=q:district"),
+            "",
+            &[("Cookie", &cookie)],
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200);
-    println!("results page broken down by district, warm: {:.1} ms", t.elapsed().as_secs_f64() * 1000.0);
+    println!(
+        "results page broken down by district, warm: {:.1} ms",
+        t.elapsed().as_secs_f64() * 1000.0
+    );
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let what = args.first().map(String::as_str).unwrap_or("all");
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         if matches!(what, "submit" | "all") {
             submit_bench(64, 10, 1_000).await;

@@ -187,20 +187,10 @@ async fn entry(state: &AppState, ctx: &Ctx, id: i64) -> AppResult<Result<Entry, 
         }
         Some(false) => {}
     }
-    let Some(version_id) = survey.current_version.filter(|_| survey.is_open()) else {
-        return Ok(Err(respond::message(
-            ctx,
-            axum::http::StatusCode::GONE,
-            "survey.closed_title",
-            "survey.closed",
-        )?));
+    let version = match respond::live_version(state, ctx, &survey).await? {
+        Ok(v) => v,
+        Err(closed) => return Ok(Err(closed)),
     };
-    let version = state
-        .surveys
-        .versions
-        .get(&state.db, agency.id, version_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
     // Only the day, in the agency's zone: no time of day to match against anything.
     let day = state
         .clock

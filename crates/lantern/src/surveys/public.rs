@@ -59,20 +59,10 @@ async fn open_survey(
     if !matches!(survey.kind(), Kind::Community | Kind::OfficerCard) {
         return Err(AppError::NotFound);
     }
-    let Some(version_id) = survey.current_version.filter(|_| survey.is_open()) else {
-        return Ok(Err(respond::message(
-            ctx,
-            StatusCode::GONE,
-            "survey.closed_title",
-            "survey.closed",
-        )?));
+    let version = match respond::live_version(state, ctx, &survey).await? {
+        Ok(v) => v,
+        Err(closed) => return Ok(Err(closed)),
     };
-    let version = state
-        .surveys
-        .versions
-        .get(&state.db, agency.id, version_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
     Ok(Ok((survey, version)))
 }
 
@@ -344,20 +334,10 @@ async fn invitation_entry(
     let survey = store::get(&state.db, agency.id, survey_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let Some(version_id) = survey.current_version.filter(|_| survey.is_open()) else {
-        return Ok(Err(respond::message(
-            ctx,
-            StatusCode::GONE,
-            "survey.closed_title",
-            "survey.closed",
-        )?));
+    let version = match respond::live_version(state, ctx, &survey).await? {
+        Ok(v) => v,
+        Err(closed) => return Ok(Err(closed)),
     };
-    let version = state
-        .surveys
-        .versions
-        .get(&state.db, agency.id, version_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
     Ok(Ok(Entry {
         action: ctx.url(&format!("/i/{token}")),
         thanks: ctx.url(&format!("/s/{}/thanks", survey.public_code)),

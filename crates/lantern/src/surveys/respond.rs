@@ -277,6 +277,29 @@ fn render(
     Ok(response)
 }
 
+/// The version respondents answer now, or the "closed" page when the survey takes no answers.
+pub async fn live_version(
+    state: &AppState,
+    ctx: &Ctx,
+    survey: &Survey,
+) -> AppResult<Result<Version, Response>> {
+    let Some(version_id) = survey.current_version.filter(|_| survey.is_open()) else {
+        return Ok(Err(message(
+            ctx,
+            StatusCode::GONE,
+            "survey.closed_title",
+            "survey.closed",
+        )?));
+    };
+    let version = state
+        .surveys
+        .versions
+        .get(&state.db, survey.agency_id, version_id)
+        .await?
+        .ok_or(crate::platform::error::AppError::NotFound)?;
+    Ok(Ok(version))
+}
+
 /// The first page of a survey.
 pub fn start(ctx: &Ctx, entry: &Entry) -> AppResult<Response> {
     let answers = Answers::new();
