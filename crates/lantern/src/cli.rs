@@ -103,6 +103,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Import stop records and population benchmarks
+    Stops {
+        #[command(subcommand)]
+        command: StopsCommand,
+    },
     /// Write a consistent copy of a SQLite database (safe while the server runs)
     Backup {
         /// The file to write; it must not exist yet
@@ -165,6 +170,62 @@ pub enum UserCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum StopsCommand {
+    /// Import a CSV of stops (SOPP schema, or another through --mapping); all or nothing unless --skip-invalid
+    Import {
+        /// The agency's slug
+        #[arg(long)]
+        agency: String,
+        /// The CSV file
+        file: PathBuf,
+        /// A TOML column-mapping file for files not in the SOPP schema
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// Import the valid rows and list the invalid ones, instead of refusing the file
+        #[arg(long)]
+        skip_invalid: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Print the disparity analysis and the veil-of-darkness test as JSON
+    Analyze {
+        /// The agency's slug
+        #[arg(long)]
+        agency: String,
+        /// Only this year
+        #[arg(long, default_value = "")]
+        year: String,
+        /// Only this district
+        #[arg(long, default_value = "")]
+        district: String,
+        /// Only vehicular or pedestrian stops
+        #[arg(long, default_value = "")]
+        stop_type: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Import residential population by race (geography,race,population CSV, or ACS B03002 with --acs-county)
+    Population {
+        /// The agency's slug
+        #[arg(long)]
+        agency: String,
+        /// The CSV file
+        file: PathBuf,
+        /// Read an ACS table B03002 county file and take this county (five-digit FIPS, e.g. 06085)
+        #[arg(long)]
+        acs_county: Option<String>,
+        /// With --acs-county: the geography to store it as (agency, or a district code)
+        #[arg(long, default_value = "agency")]
+        geography: String,
+        /// Where the figures come from, shown under the benchmark table
+        #[arg(long, default_value = "")]
+        source: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum AuditCommand {
     /// Check every agency's audit chain (or one); exits non-zero and names the first bad row
     Verify {
@@ -209,6 +270,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Audit {
             command: AuditCommand::Verify { agency, db },
         } => audit_verify(&db.database_url, agency.as_deref()).await,
+        Command::Stops { command } => stops(command).await,
         Command::Backup { path, db } => {
             let db = Db::connect_without_migrating(&db.database_url).await?;
             let bytes = backup::backup(&db, &path).await?;
@@ -409,6 +471,165 @@ async fn user(command: UserCommand) -> anyhow::Result<ExitCode> {
         }
         Err(CreateUserError::Db(e)) => Err(e.into()),
         Err(CreateUserError::Other(e)) => Err(e),
+    }
+}
+
+async fn stops(command: StopsCommand) -> anyhow::Result<ExitCode> {
+    use crate::transparency::{import::ImportError, mapping::Mapping, population};
+    match command {
+        StopsCommand::Import {
+            agency,
+            file,
+            mapping,
+            skip_invalid,
+            db,
+        } => {
+            let mapping = match mapping {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+                    Mapping::from_toml(&text).map_err(anyhow::Error::msg)?
+                }
+                None => Mapping::sopp(),
+            };
+            let db = Db::connect(&db.database_url).await?;
+            let Some(agency) = agencies::by_slug(&db, &agency).await? else {
+                anyhow::bail!("no agency with slug {agency:?} (see lantern agency list)");
+            };
+            let handle = std::fs::File::open(&file)
+                .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", file.display()))?;
+            let size = handle.metadata().map(|m| m.len()).unwrap_or(0);
+            let bar = indicatif::ProgressBar::new(size);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {bytes}/{total_bytes} [{bar:30}] {elapsed} (eta {eta})",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            let progress = {
+                let bar = bar.clone();
+                Box::new(move |bytes: u64| bar.set_position(bytes)) as Box<dyn Fn(u64) + Send>
+            };
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let started = std::time::Instant::now();
+            let result = crate::transparency::import_now(
+                &db,
+                &agency,
+                &name,
+                Box::new(std::io::BufReader::with_capacity(1 << 20, handle)),
+                mapping,
+                skip_invalid,
+                Actor::System("cli"),
+                Clock::system().unix(),
+                Some(progress),
+            )
+            .await;
+            bar.finish_and_clear();
+            let (id, report) = match result {
+                Ok(r) => r,
+                Err(ImportError::File(message)) => anyhow::bail!("{}: {message}", file.display()),
+                Err(ImportError::Db(e)) => return Err(e.into()),
+            };
+            for e in &report.errors {
+                eprintln!("{}: {e}", if report.rejected { "error" } else { "skipped" });
+            }
+            if report.more_errors > 0 {
+                eprintln!("… and {} more problems", report.more_errors);
+            }
+            if report.rejected {
+                eprintln!(
+                    "error: nothing imported: {} of {} rows are invalid (fix them, or pass --skip-invalid to import the rest)",
+                    report.rows_invalid, report.rows_read
+                );
+                return Ok(ExitCode::from(2));
+            }
+            println!(
+                "import {id}: {} rows read, {} stops added, {} already present, {} invalid skipped ({:.1} s)",
+                report.rows_read,
+                report.rows_inserted,
+                report.rows_duplicate,
+                report.rows_invalid,
+                started.elapsed().as_secs_f64()
+            );
+            if !report.ignored_columns.is_empty() {
+                println!("columns not used: {}", report.ignored_columns.join(", "));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        StopsCommand::Analyze {
+            agency,
+            year,
+            district,
+            stop_type,
+            db,
+        } => {
+            use crate::transparency::{routes, store::Scope};
+            let db = Db::connect(&db.database_url).await?;
+            let Some(agency) = agencies::by_slug(&db, &agency).await? else {
+                anyhow::bail!("no agency with slug {agency:?} (see lantern agency list)");
+            };
+            let scope = Scope {
+                year,
+                district,
+                stop_type,
+            };
+            let started = std::time::Instant::now();
+            let analysis = routes::compute_analysis(&db, &agency, &scope).await?;
+            let after_rates = started.elapsed();
+            let darkness = routes::compute_darkness(&db, &agency, &scope).await?;
+            let after_darkness = started.elapsed();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "analysis": analysis,
+                    "darkness": darkness,
+                }))?
+            );
+            eprintln!(
+                "rates and benchmark {:.3} s, veil of darkness {:.3} s",
+                after_rates.as_secs_f64(),
+                (after_darkness - after_rates).as_secs_f64()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        StopsCommand::Population {
+            agency,
+            file,
+            acs_county,
+            geography,
+            source,
+            db,
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let margins = match acs_county {
+                Some(fips) => population::parse_acs_b03002(&text, &fips, &geography),
+                None => population::parse_plain(&text, &source),
+            }
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let db = Db::connect(&db.database_url).await?;
+            let Some(agency) = agencies::by_slug(&db, &agency).await? else {
+                anyhow::bail!("no agency with slug {agency:?} (see lantern agency list)");
+            };
+            let done = population::store(
+                &db,
+                &agency,
+                &margins,
+                &Actor::System("cli"),
+                Clock::system().unix(),
+            )
+            .await?;
+            println!(
+                "population by race stored for {} ({})",
+                done.join(", "),
+                margins.source
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

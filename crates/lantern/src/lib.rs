@@ -10,6 +10,7 @@ pub mod cli;
 pub mod demo;
 pub mod platform;
 pub mod surveys;
+pub mod transparency;
 pub mod web;
 
 pub use platform::clock::Clock;

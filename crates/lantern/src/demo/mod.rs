@@ -12,6 +12,7 @@ use crate::platform::db::Db;
 pub mod agency;
 mod names;
 pub mod surveys;
+pub mod stops;
 
 pub use agency::{ACCOUNTS, SLUG};
 
@@ -27,6 +28,7 @@ pub async fn ensure(db: &Db, seed: u64, now: i64) -> anyhow::Result<(Agency, boo
     }
     let mut rng = fastrand::Rng::with_seed(seed);
     let agency = agency::seed(db, &mut rng, now).await?;
+    stops::seed(db, &mut rng, &agency, now).await?;
     surveys::seed(db, &mut rng, &agency, now).await?;
     crate::on_db!(db, |pool| {
         sqlx::query("INSERT INTO instance (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")

@@ -217,9 +217,9 @@ macro_rules! migrations {
 }
 
 const SQLITE_MIGRATIONS: &[(&str, &str)] =
-    migrations!("sqlite": "0001_platform.sql", "0002_surveys.sql");
+    migrations!("sqlite": "0001_platform.sql", "0002_surveys.sql", "0003_transparency.sql");
 const POSTGRES_MIGRATIONS: &[(&str, &str)] =
-    migrations!("postgres": "0001_platform.sql", "0002_surveys.sql");
+    migrations!("postgres": "0001_platform.sql", "0002_surveys.sql", "0003_transparency.sql");
 
 fn migrator(backend: Backend) -> Migrator {
     let files = match backend {

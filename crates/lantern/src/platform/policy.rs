@@ -44,6 +44,10 @@ pub enum Permission {
     ViewSurveyResults,
     /// Download individual responses.
     ExportSurveyData,
+    /// Stop data analyses, import reports and their downloads.
+    ViewStops,
+    /// Import stop records and population benchmarks.
+    ImportStops,
 }
 
 /// The role × permission matrix.
@@ -60,6 +64,8 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         ViewPersonnel => matches!(role, Admin | Supervisor | Investigator),
         ManageSurveys | ExportSurveyData => matches!(role, Admin | Analyst),
         ViewSurveyResults => matches!(role, Admin | Analyst | Supervisor | Oversight),
+        ViewStops => matches!(role, Admin | Analyst | Supervisor | Oversight),
+        ImportStops => matches!(role, Admin | Analyst),
     }
 }
 
@@ -221,6 +227,21 @@ pub const RULES: &[Rule] = &[
         "/{agency}/staff/surveys/{id}/staff-invitations",
         Staff(ManageSurveys),
     ),
+    // Transparency: stop data.
+    rule("GET", "/{agency}/staff/stops", Staff(ViewStops)),
+    rule("POST", "/{agency}/staff/stops/imports", Staff(ImportStops)),
+    rule(
+        "GET",
+        "/{agency}/staff/stops/imports/{id}",
+        Staff(ViewStops),
+    ),
+    rule("GET", "/{agency}/staff/stops/analysis", Staff(ViewStops)),
+    rule("GET", "/{agency}/staff/stops/darkness", Staff(ViewStops)),
+    rule(
+        "GET",
+        "/{agency}/staff/stops/export/{file}",
+        Staff(ViewStops),
+    ),
     // The JSON API.
     rule("GET", "/api/v1/openapi.json", Public),
     rule("GET", "/api/v1/agency", Api(ReadAgency)),
@@ -236,6 +257,10 @@ pub const RULES: &[Rule] = &[
         "/api/v1/surveys/{id}/responses",
         Api(ExportSurveyData),
     ),
+    rule("GET", "/api/v1/stops/analysis", Api(ViewStops)),
+    rule("GET", "/api/v1/stops/darkness", Api(ViewStops)),
+    rule("POST", "/api/v1/stops/imports", Api(ImportStops)),
+    rule("GET", "/api/v1/stops/imports/{id}", Api(ViewStops)),
 ];
 
 /// The rule for a request; HEAD is answered like GET.
@@ -450,6 +475,8 @@ mod tests {
             ManageSurveys,
             ViewSurveyResults,
             ExportSurveyData,
+            ViewStops,
+            ImportStops,
         ];
         assert!(all.iter().all(|p| allows(Role::Admin, *p)));
         let staff: Vec<Permission> = all

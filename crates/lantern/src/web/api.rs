@@ -79,8 +79,15 @@ pub struct Problem {
     pub reference: Option<String>,
 }
 
+/// The whole API's document: the platform's paths and each slice's.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::transparency::api::StopsApi::openapi());
+    doc
+}
+
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    Json(document())
 }
 
 /// The agency, its districts and the size of its roster.

@@ -176,7 +176,7 @@ impl Ctx {
 
     /// The staff menu: only what this person's role may open.
     pub fn staff_nav(&self) -> Vec<NavLink> {
-        let items: [(&str, &str, Option<Permission>); 9] = [
+        let items: [(&str, &str, Option<Permission>); 10] = [
             ("/staff", "Staff home", Some(Permission::StaffArea)),
             (
                 "/staff/surveys",
@@ -184,6 +184,7 @@ impl Ctx {
                 Some(Permission::ViewSurveyResults),
             ),
             ("/staff/officers", "Officers", Some(Permission::ViewRoster)),
+            ("/staff/stops", "Stops", Some(Permission::ViewStops)),
             ("/staff/users", "Accounts", Some(Permission::ManageUsers)),
             (
                 "/staff/tokens",

@@ -107,6 +107,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::platform::routes::router(&state))
         .merge(crate::surveys::router())
         .merge(api::router())
+        .merge(crate::transparency::routes::router())
+        .merge(crate::transparency::api::router())
         .route_layer(from_fn_with_state(state.clone(), policy::enforce))
         .layer(from_fn_with_state(state.clone(), csrf::protect))
         .layer(sessions);
@@ -181,6 +183,15 @@ fn with_security_headers(router: Router<AppState>, https: bool) -> Router<AppSta
 
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    match crate::transparency::store::fail_interrupted_imports(&state.db, state.clock.unix()).await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            imports = n,
+            "stop imports interrupted by the last shutdown marked failed"
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not check for interrupted stop imports"),
+    }
     spawn_housekeeping(&state);
     let app = router(state);
     axum::serve(

@@ -101,6 +101,15 @@ async fn home(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
             href: Some(ctx.staff_url("/staff/surveys")),
         });
     }
+    if ctx.can(Permission::ViewStops) {
+        let (stops, imports) = crate::transparency::store::counts(&state.db, agency.id).await?;
+        cards.push(Card {
+            title: "Stops",
+            figure: thousands(stops),
+            note: format!("on record, from {imports} imports"),
+            href: Some(ctx.staff_url("/staff/stops")),
+        });
+    }
     if ctx.can(Permission::ViewAudit) {
         cards.push(Card {
             title: "Audit log",

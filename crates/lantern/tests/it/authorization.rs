@@ -46,6 +46,8 @@ const ROSTER: &[Role] = &[Admin, Analyst, Supervisor, Investigator, Oversight];
 const PERSONNEL: &[Role] = &[Admin, Supervisor, Investigator];
 const SURVEY_MANAGERS: &[Role] = &[Admin, Analyst];
 const SURVEY_READERS: &[Role] = &[Admin, Analyst, Supervisor, Oversight];
+const STOPS: &[Role] = &[Admin, Analyst, Supervisor, Oversight];
+const STOP_IMPORTS: &[Role] = &[Admin, Analyst];
 
 const EXPECTED: &[(&str, &str, Expect)] = &[
     ("GET", "/", Everyone),
@@ -166,6 +168,20 @@ const EXPECTED: &[(&str, &str, Expect)] = &[
         "/{agency}/staff/surveys/{id}/staff-invitations",
         SignedIn(SURVEY_MANAGERS),
     ),
+    ("GET", "/{agency}/staff/stops", SignedIn(STOPS)),
+    (
+        "POST",
+        "/{agency}/staff/stops/imports",
+        SignedIn(STOP_IMPORTS),
+    ),
+    ("GET", "/{agency}/staff/stops/imports/{id}", SignedIn(STOPS)),
+    ("GET", "/{agency}/staff/stops/analysis", SignedIn(STOPS)),
+    ("GET", "/{agency}/staff/stops/darkness", SignedIn(STOPS)),
+    (
+        "GET",
+        "/{agency}/staff/stops/export/{file}",
+        SignedIn(STOPS),
+    ),
     ("GET", "/api/v1/openapi.json", Everyone),
     ("GET", "/api/v1/agency", Api(ALL_ROLES)),
     ("GET", "/api/v1/officers", Api(ROSTER)),
@@ -176,6 +192,10 @@ const EXPECTED: &[(&str, &str, Expect)] = &[
         "/api/v1/surveys/{id}/responses",
         Api(SURVEY_MANAGERS),
     ),
+    ("GET", "/api/v1/stops/analysis", Api(STOPS)),
+    ("GET", "/api/v1/stops/darkness", Api(STOPS)),
+    ("POST", "/api/v1/stops/imports", Api(STOP_IMPORTS)),
+    ("GET", "/api/v1/stops/imports/{id}", Api(STOPS)),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -303,6 +323,7 @@ db_test!(every_route_allows_exactly_the_roles_it_should, |app| {
             .replace("{code}", &survey.public_code)
             .replace("{token}", "no-such-invitation")
             .replace("/static/{file}", &css)
+            .replace("{file}", "rates.csv")
     };
 
     let mut who_all = vec![Who::Anonymous];

@@ -13,3 +13,5 @@ mod pages;
 mod sign_in;
 mod surveys;
 mod tenancy;
+mod transparency;
+mod transparency_demo;

@@ -1,0 +1,37 @@
+"""pandas + statsmodels: load a SOPP file, search and hit rates by race, veil of darkness.
+    python stops_pandas.py FILE"""
+import sys
+import time
+
+import pandas as pd
+
+from vod_common import fit, sun_table
+
+t0 = time.perf_counter()
+df = pd.read_csv(sys.argv[1], na_values=["NA"], keep_default_na=False,
+                 dtype={"district": str, "subject_race": str})
+t1 = time.perf_counter()
+g = df.assign(searched=df.search_conducted == True,
+              hit=(df.search_conducted == True) & (df.contraband_found == True))
+rates = g.groupby("subject_race").agg(stops=("date", "size"), searches=("searched", "sum"), hits=("hit", "sum"))
+rates["search_rate"] = rates.searches / rates.stops
+rates["hit_rate"] = rates.hits / rates.searches
+t2 = time.perf_counter()
+v = df[df.subject_race.isin(["black", "white"]) & df.time.notna()][["date", "time", "subject_race", "district"]]
+v = v.merge(sun_table(v.date.unique()), on="date")
+hm = v.time.str.split(":", expand=True).astype(int)
+v["minute"] = hm[0] * 60 + hm[1]
+v = v[(v.minute >= v.dusk_minute.min()) & (v.minute <= v.dusk_minute.max())]
+v = v[~((v.minute >= v.sunset_minute) & (v.minute <= v.dusk_minute))]
+v["is_dark"] = (v.minute >= v.dusk_minute).astype(int)
+v["rounded_minute"] = ((v.minute + 2) // 5) * 5
+v["black"] = (v.subject_race == "black").astype(int)
+v["white"] = 1 - v.black
+plain = v.groupby(["is_dark", "rounded_minute"], as_index=False).agg(n_black=("black", "sum"), n_white=("white", "sum"))
+by_d = v.groupby(["is_dark", "rounded_minute", "district"], as_index=False).agg(n_black=("black", "sum"), n_white=("white", "sum"))
+f1 = fit(plain, False)
+f2 = fit(by_d, True)
+t3 = time.perf_counter()
+print(rates[["stops", "search_rate", "hit_rate"]].to_string())
+print(f"vod plain coef {f1[0]:.6f} se {f1[1]:.6f} cells {f1[2]}; district coef {f2[0]:.6f} se {f2[1]:.6f} cells {f2[2]}")
+print(f"load {t1 - t0:.2f} s, rates {t2 - t1:.2f} s, veil of darkness {t3 - t2:.2f} s")

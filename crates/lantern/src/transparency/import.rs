@@ -1,0 +1,564 @@
+//! Importing stop records from a CSV file.
+//!
+//! One import is one transaction: every valid row is written, the analysis store is brought up
+//! to date and the import is recorded in the audit chain together, or nothing is. By default a
+//! single invalid value rejects the whole file (the report names each bad line and column);
+//! with `skip_invalid` the valid rows go in and the report lists the rows left out.
+//!
+//! Re-importing is safe: each row gets a key, the source's own row id when the file has one,
+//! else a hash of the normalised record and how many identical records came before it in the
+//! same file. A row whose key is already stored is counted as a duplicate and skipped, so the
+//! same file twice, or overlapping monthly extracts, add each stop once.
+//!
+//! Parsing (and sun times) run on a blocking thread, feeding batches to the database writer
+//! through a small channel, so reading and writing overlap on two cores.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use chrono::{NaiveDate, Timelike};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use crate::platform::agencies::Agency;
+use crate::platform::audit::{self, Actor, Event};
+use crate::platform::db::Db;
+use crate::platform::secrets::hex;
+use crate::transparency::mapping::Mapping;
+use crate::transparency::model::{ImportReport, MAX_REPORTED_ERRORS, ReportedError, StopRecord};
+use crate::transparency::store;
+
+/// Rows per INSERT statement (27 columns: 10,800 parameters, under both databases' limits).
+pub const BATCH: usize = 400;
+
+/// A validated row ready to write.
+#[derive(Clone, Debug)]
+pub struct PreparedStop {
+    pub record: StopRecord,
+    pub row_key: String,
+    pub stop_minute: Option<i64>,
+    pub sunset_minute: Option<i64>,
+    pub dusk_minute: Option<i64>,
+}
+
+/// Why an import did not complete (invalid rows are not this: they are in the report).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file cannot be read as CSV, or its header does not fit the format.
+    #[error("{0}")]
+    File(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Sunset and dusk (minutes after local midnight, suncalc) at the agency's centre point, one
+/// computation per date.
+pub struct SunCache {
+    place: Option<(f64, f64, chrono_tz::Tz)>,
+    days: HashMap<NaiveDate, (Option<i64>, Option<i64>)>,
+}
+
+impl SunCache {
+    pub fn new(agency: &Agency) -> SunCache {
+        let place = match (agency.latitude, agency.longitude) {
+            (Some(lat), Some(lng)) => Some((lat, lng, agency.tz())),
+            _ => None,
+        };
+        SunCache {
+            place,
+            days: HashMap::new(),
+        }
+    }
+
+    pub fn get(&mut self, date: NaiveDate) -> (Option<i64>, Option<i64>) {
+        let Some((lat, lng, tz)) = self.place else {
+            return (None, None);
+        };
+        *self.days.entry(date).or_insert_with(|| {
+            match stats::sun::sun_times(date, lat, lng, tz) {
+                Ok(t) => {
+                    let sunset = t.sunset.map(|e| i64::from(e.minutes_since_midnight));
+                    let dusk = t.dusk.map(|e| i64::from(e.minutes_since_midnight));
+                    // Dusk after local midnight (far north in summer) cannot be compared on one
+                    // day's clock: leave the date out of the darkness test.
+                    match (sunset, dusk) {
+                        (Some(s), Some(d)) if d >= s => (Some(s), Some(d)),
+                        _ => (None, None),
+                    }
+                }
+                Err(_) => (None, None),
+            }
+        })
+    }
+}
+
+/// The canonical text of a record that its key hashes. Changing it would change every key,
+/// so it is written out field by field rather than derived.
+fn canonical(r: &StopRecord) -> String {
+    fn o<T: std::fmt::Display>(v: &Option<T>) -> String {
+        v.as_ref().map(|x| x.to_string()).unwrap_or_default()
+    }
+    [
+        r.date.to_string(),
+        r.time
+            .map(|t| t.format("%H:%M:%S").to_string())
+            .unwrap_or_default(),
+        o(&r.location),
+        o(&r.lat),
+        o(&r.lng),
+        o(&r.district),
+        o(&r.subject_race),
+        o(&r.subject_sex),
+        o(&r.subject_age),
+        o(&r.officer_id),
+        o(&r.stop_type),
+        o(&r.reason_for_stop),
+        o(&r.outcome),
+        o(&r.arrest_made),
+        o(&r.citation_issued),
+        o(&r.warning_issued),
+        o(&r.frisk_performed),
+        o(&r.search_conducted),
+        o(&r.search_basis),
+        o(&r.contraband_found),
+    ]
+    .join("\u{1f}")
+}
+
+/// Gives each row its key (see the module documentation).
+#[derive(Default)]
+pub struct RowKeys {
+    seen: HashMap<u64, u32>,
+}
+
+impl RowKeys {
+    pub fn key(&mut self, r: &StopRecord) -> String {
+        if let Some(id) = &r.source_id {
+            return format!("r:{id}");
+        }
+        let digest = Sha256::digest(canonical(r).as_bytes());
+        let short = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
+        let n = self.seen.entry(short).or_insert(0);
+        let occurrence = *n;
+        *n += 1;
+        format!("h:{}:{occurrence}", hex(&digest[..16]))
+    }
+}
+
+/// Turns a record into a row to write.
+pub fn prepare(record: StopRecord, keys: &mut RowKeys, sun: &mut SunCache) -> PreparedStop {
+    let row_key = keys.key(&record);
+    let (sunset_minute, dusk_minute) = sun.get(record.date);
+    let stop_minute = record.time.map(|t| i64::from(t.hour() * 60 + t.minute()));
+    PreparedStop {
+        record,
+        row_key,
+        stop_minute,
+        sunset_minute,
+        dusk_minute,
+    }
+}
+
+enum Msg {
+    Batch(Vec<PreparedStop>),
+    /// The first invalid row was found: without `skip_invalid`, nothing more is written.
+    Invalid,
+    Done(Box<ParseSummary>),
+    Fatal(String),
+}
+
+struct ParseSummary {
+    rows_read: u64,
+    rows_invalid: u64,
+    errors: Vec<ReportedError>,
+    more_errors: u64,
+    ignored_columns: Vec<String>,
+    sha256: String,
+}
+
+/// Reads and validates the whole file on the current (blocking) thread, sending batches.
+fn parse(
+    reader: Box<dyn Read + Send>,
+    mapping: Mapping,
+    agency: Agency,
+    tx: mpsc::Sender<Msg>,
+    progress: Option<Box<dyn Fn(u64) + Send>>,
+) {
+    struct Hashing<R> {
+        inner: R,
+        hasher: Sha256,
+    }
+    impl<R: Read> Read for Hashing<R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.hasher.update(&buf[..n]);
+            Ok(n)
+        }
+    }
+    let hashing = Hashing {
+        inner: reader,
+        hasher: Sha256::new(),
+    };
+    let mut csv = csv::ReaderBuilder::new()
+        .flexible(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(hashing);
+    let header = match csv.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => {
+            let _ = tx.blocking_send(Msg::Fatal(format!("the file is not readable CSV: {e}")));
+            return;
+        }
+    };
+    let bound = match mapping.bind(&header) {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = tx.blocking_send(Msg::Fatal(e));
+            return;
+        }
+    };
+    let width = header.len();
+    let mut keys = RowKeys::default();
+    let mut sun = SunCache::new(&agency);
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut s = ParseSummary {
+        rows_read: 0,
+        rows_invalid: 0,
+        errors: Vec::new(),
+        more_errors: 0,
+        ignored_columns: bound.ignored.clone(),
+        sha256: String::new(),
+    };
+    let mut row = csv::StringRecord::new();
+    loop {
+        match csv.read_record(&mut row) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                let _ = tx.blocking_send(Msg::Fatal(format!(
+                    "line {line}: the file is not readable CSV: {e}"
+                )));
+                return;
+            }
+        }
+        s.rows_read += 1;
+        let line = row.position().map_or(s.rows_read + 1, |p| p.line());
+        if row.len() != width {
+            s.rows_invalid += 1;
+            if s.rows_invalid == 1 && tx.blocking_send(Msg::Invalid).is_err() {
+                return;
+            }
+            let e = ReportedError {
+                line,
+                column: String::new(),
+                value: String::new(),
+                message: format!("has {} fields; the header has {width}", row.len()),
+            };
+            if s.errors.len() < MAX_REPORTED_ERRORS {
+                s.errors.push(e);
+            } else {
+                s.more_errors += 1;
+            }
+            continue;
+        }
+        match bound.read(&row, line) {
+            Ok(record) => {
+                batch.push(prepare(record, &mut keys, &mut sun));
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    if tx.blocking_send(Msg::Batch(full)).is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(errors) => {
+                s.rows_invalid += 1;
+                if s.rows_invalid == 1 && tx.blocking_send(Msg::Invalid).is_err() {
+                    return;
+                }
+                for e in errors {
+                    if s.errors.len() < MAX_REPORTED_ERRORS {
+                        s.errors.push(e.into());
+                    } else {
+                        s.more_errors += 1;
+                    }
+                }
+            }
+        }
+        if let Some(p) = &progress
+            && s.rows_read.is_multiple_of(10_000)
+        {
+            p(csv.position().byte());
+        }
+    }
+    if !batch.is_empty() && tx.blocking_send(Msg::Batch(batch)).is_err() {
+        return;
+    }
+    if let Some(p) = &progress {
+        p(csv.position().byte());
+    }
+    s.sha256 = hex(&csv.into_inner().hasher.finalize());
+    let _ = tx.blocking_send(Msg::Done(Box::new(s)));
+}
+
+/// Everything an import needs besides the file.
+pub struct ImportRequest<'a> {
+    pub db: &'a Db,
+    pub agency: &'a Agency,
+    /// The import row (created with [`store::create_import`], status queued or running).
+    pub import_id: i64,
+    pub mapping: Mapping,
+    pub skip_invalid: bool,
+    pub actor: Actor,
+    pub ip: Option<String>,
+    pub now: i64,
+    /// Called now and then with the bytes read so far (the CLI's progress bar).
+    pub progress: Option<Box<dyn Fn(u64) + Send>>,
+}
+
+/// Runs an import to the end and records its outcome on the import row. Invalid rows are an
+/// outcome (in the report), not an error; an error means the file could not be read at all or
+/// the database failed, and the import row says so too.
+pub async fn run(
+    req: ImportRequest<'_>,
+    reader: Box<dyn Read + Send>,
+) -> Result<ImportReport, ImportError> {
+    let ImportRequest {
+        db,
+        agency,
+        import_id,
+        mapping,
+        skip_invalid,
+        actor,
+        ip,
+        now,
+        progress,
+    } = req;
+    store::set_import_status(db, agency.id, import_id, "running").await?;
+    let result = write(
+        db,
+        agency,
+        import_id,
+        mapping,
+        skip_invalid,
+        &actor,
+        ip.as_deref(),
+        now,
+        progress,
+        reader,
+    )
+    .await;
+    match &result {
+        Ok(report) if report.rejected => {
+            store::finish_import(db, agency.id, import_id, "failed", report, "", now).await?;
+            audit::record(
+                db,
+                agency.id,
+                now,
+                &Event::new(
+                    &actor,
+                    "stops.import_rejected",
+                    format!("stop_import:{import_id}"),
+                )
+                .detail(serde_json::json!({
+                    "rows_read": report.rows_read,
+                    "rows_invalid": report.rows_invalid,
+                }))
+                .ip(ip.as_deref()),
+            )
+            .await?;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            let failure = serde_json::json!({ "failure": e.to_string() }).to_string();
+            store::fail_import(db, agency.id, import_id, &failure, now).await?;
+            audit::record(
+                db,
+                agency.id,
+                now,
+                &Event::new(
+                    &actor,
+                    "stops.import_failed",
+                    format!("stop_import:{import_id}"),
+                )
+                .detail(serde_json::json!({ "reason": e.to_string() }))
+                .ip(ip.as_deref()),
+            )
+            .await?;
+        }
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn write(
+    db: &Db,
+    agency: &Agency,
+    import_id: i64,
+    mapping: Mapping,
+    skip_invalid: bool,
+    actor: &Actor,
+    ip: Option<&str>,
+    now: i64,
+    progress: Option<Box<dyn Fn(u64) + Send>>,
+    reader: Box<dyn Read + Send>,
+) -> Result<ImportReport, ImportError> {
+    let (tx_batches, mut rx) = mpsc::channel::<Msg>(4);
+    let agency_copy = agency.clone();
+    let parser = tokio::task::spawn_blocking(move || {
+        parse(reader, mapping, agency_copy, tx_batches, progress)
+    });
+
+    let mut tx = db.begin().await?;
+    let mut inserted = 0u64;
+    let mut valid = 0u64;
+    let mut invalid_seen = false;
+    let summary = loop {
+        match rx.recv().await {
+            Some(Msg::Batch(rows)) => {
+                valid += rows.len() as u64;
+                // Once a row is invalid and the whole file will be refused, keep reading to
+                // report every problem, but stop writing.
+                if !invalid_seen || skip_invalid {
+                    inserted += store::insert_stops(&mut tx, agency.id, import_id, &rows).await?;
+                }
+            }
+            Some(Msg::Invalid) => invalid_seen = true,
+            Some(Msg::Done(s)) => break *s,
+            Some(Msg::Fatal(message)) => return Err(ImportError::File(message)),
+            None => {
+                return Err(ImportError::File(
+                    "the file could not be read to the end".into(),
+                ));
+            }
+        }
+    };
+    let _ = parser.await;
+    let mut report = ImportReport {
+        rows_read: summary.rows_read,
+        rows_inserted: inserted,
+        rows_duplicate: valid - inserted,
+        rows_invalid: summary.rows_invalid,
+        errors: summary.errors,
+        more_errors: summary.more_errors,
+        ignored_columns: summary.ignored_columns,
+        skip_invalid,
+        rejected: false,
+    };
+    if summary.rows_invalid > 0 && !skip_invalid {
+        drop(tx); // rolls back every row written
+        report.rows_inserted = 0;
+        report.rows_duplicate = 0;
+        report.rejected = true;
+        return Ok(report);
+    }
+    store::add_cells_of_import(&mut tx, agency.id, import_id).await?;
+    store::finish_import_tx(
+        &mut tx,
+        agency.id,
+        import_id,
+        "done",
+        &report,
+        &summary.sha256,
+        now,
+    )
+    .await?;
+    audit::append(
+        &mut tx,
+        agency.id,
+        now,
+        &Event::new(actor, "stops.import", format!("stop_import:{import_id}"))
+            .detail(serde_json::json!({
+                "sha256": summary.sha256,
+                "rows_read": report.rows_read,
+                "rows_inserted": report.rows_inserted,
+                "rows_duplicate": report.rows_duplicate,
+                "rows_invalid": report.rows_invalid,
+            }))
+            .ip(ip),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// Writes records made by the program itself (the demo), already valid, as one import: the
+/// same keys, sun times, analysis store and audit entry as a file import.
+pub async fn write_records(
+    db: &Db,
+    agency: &Agency,
+    file_name: &str,
+    format: &str,
+    records: Vec<StopRecord>,
+    actor: &Actor,
+    now: i64,
+) -> Result<(i64, ImportReport), ImportError> {
+    let import_id = store::create_import(
+        db, agency.id, file_name, format, false, None, "running", now,
+    )
+    .await?;
+    let mut keys = RowKeys::default();
+    let mut sun = SunCache::new(agency);
+    let rows_read = records.len() as u64;
+    let mut tx = db.begin().await?;
+    let mut inserted = 0;
+    let mut batch = Vec::with_capacity(BATCH);
+    for r in records {
+        batch.push(prepare(r, &mut keys, &mut sun));
+        if batch.len() == BATCH {
+            inserted += store::insert_stops(&mut tx, agency.id, import_id, &batch).await?;
+            batch.clear();
+        }
+    }
+    inserted += store::insert_stops(&mut tx, agency.id, import_id, &batch).await?;
+    let report = ImportReport {
+        rows_read,
+        rows_inserted: inserted,
+        rows_duplicate: rows_read - inserted,
+        ..Default::default()
+    };
+    store::add_cells_of_import(&mut tx, agency.id, import_id).await?;
+    store::finish_import_tx(&mut tx, agency.id, import_id, "done", &report, "", now).await?;
+    audit::append(
+        &mut tx,
+        agency.id,
+        now,
+        &Event::new(actor, "stops.import", format!("stop_import:{import_id}"))
+            .detail(serde_json::json!({ "rows_read": rows_read, "rows_inserted": inserted })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((import_id, report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_prefer_the_source_id_and_count_identical_rows() {
+        let mut keys = RowKeys::default();
+        let r = StopRecord {
+            date: NaiveDate::from_ymd_opt(2017, 1, 2).unwrap(),
+            subject_race: Some("white".into()),
+            ..Default::default()
+        };
+        let a = keys.key(&r);
+        let b = keys.key(&r);
+        assert_ne!(a, b, "two identical stops in one file are two stops");
+        let mut again = RowKeys::default();
+        assert_eq!(again.key(&r), a, "the same file gives the same keys");
+        assert_eq!(again.key(&r), b);
+        let with_id = StopRecord {
+            source_id: Some("17".into()),
+            ..r.clone()
+        };
+        assert_eq!(keys.key(&with_id), "r:17");
+        let other = StopRecord {
+            subject_race: Some("black".into()),
+            ..r
+        };
+        assert!(keys.key(&other).ends_with(":0"));
+    }
+}

@@ -1,0 +1,600 @@
+//! How the columns of a file become a [`StopRecord`]: the Stanford Open Policing Project's
+//! standardised schema is built in; any other schema is described by a small TOML mapping file
+//! that names the source column of each field, the date and time formats, the words the source
+//! uses for yes, no and missing, and how its codes translate into SOPP's categories:
+//!
+//! ```toml
+//! name = "Metro RMS export"
+//! date_format = "%m/%d/%Y"          # chrono format; default %Y-%m-%d
+//! time_format = "%H:%M"             # default: HH:MM:SS or HH:MM
+//! true_values = ["Y", "YES"]        # default: TRUE, true, T, 1, Y, YES
+//! false_values = ["N", "NO"]        # default: FALSE, false, F, 0, N, NO
+//! missing_values = ["", "NA", "U"]  # default: "", NA, N/A, NULL
+//!
+//! [columns]                          # field = source column
+//! date = "STOP_DATE"
+//! time = "STOP_TIME"
+//! subject_race = "RACE"
+//! search_conducted = "SEARCHED"
+//!
+//! [values.subject_race]              # source code = SOPP category
+//! W = "white"
+//! B = "black"
+//! ```
+//!
+//! Every field is optional except `date`. Unknown keys are refused, so a typo in a mapping
+//! file is an error rather than a silently empty column.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{NaiveDate, NaiveTime};
+use serde::Deserialize;
+
+use crate::transparency::model::{
+    OUTCOMES, RACES, RowError, SEARCH_BASES, SEXES, STOP_TYPES, StopRecord,
+};
+
+/// A field of [`StopRecord`], by its SOPP column name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Field {
+    SourceId,
+    Date,
+    Time,
+    Location,
+    Lat,
+    Lng,
+    District,
+    SubjectRace,
+    SubjectSex,
+    SubjectAge,
+    OfficerId,
+    StopType,
+    ReasonForStop,
+    Outcome,
+    ArrestMade,
+    CitationIssued,
+    WarningIssued,
+    FriskPerformed,
+    SearchConducted,
+    SearchBasis,
+    ContrabandFound,
+}
+
+impl Field {
+    pub const ALL: [Field; 21] = [
+        Field::SourceId,
+        Field::Date,
+        Field::Time,
+        Field::Location,
+        Field::Lat,
+        Field::Lng,
+        Field::District,
+        Field::SubjectRace,
+        Field::SubjectSex,
+        Field::SubjectAge,
+        Field::OfficerId,
+        Field::StopType,
+        Field::ReasonForStop,
+        Field::Outcome,
+        Field::ArrestMade,
+        Field::CitationIssued,
+        Field::WarningIssued,
+        Field::FriskPerformed,
+        Field::SearchConducted,
+        Field::SearchBasis,
+        Field::ContrabandFound,
+    ];
+
+    /// The SOPP column name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::SourceId => "raw_row_number",
+            Field::Date => "date",
+            Field::Time => "time",
+            Field::Location => "location",
+            Field::Lat => "lat",
+            Field::Lng => "lng",
+            Field::District => "district",
+            Field::SubjectRace => "subject_race",
+            Field::SubjectSex => "subject_sex",
+            Field::SubjectAge => "subject_age",
+            Field::OfficerId => "officer_id_hash",
+            Field::StopType => "type",
+            Field::ReasonForStop => "reason_for_stop",
+            Field::Outcome => "outcome",
+            Field::ArrestMade => "arrest_made",
+            Field::CitationIssued => "citation_issued",
+            Field::WarningIssued => "warning_issued",
+            Field::FriskPerformed => "frisk_performed",
+            Field::SearchConducted => "search_conducted",
+            Field::SearchBasis => "search_basis",
+            Field::ContrabandFound => "contraband_found",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Field> {
+        // `officer_id` is accepted as well as SOPP's hashed column name.
+        if name == "officer_id" {
+            return Some(Field::OfficerId);
+        }
+        Field::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    fn is_boolean(self) -> bool {
+        matches!(
+            self,
+            Field::ArrestMade
+                | Field::CitationIssued
+                | Field::WarningIssued
+                | Field::FriskPerformed
+                | Field::SearchConducted
+                | Field::ContrabandFound
+        )
+    }
+
+    /// The categories a coded field may take.
+    fn categories(self) -> Option<&'static [&'static str]> {
+        match self {
+            Field::SubjectRace => Some(&RACES),
+            Field::SubjectSex => Some(&SEXES),
+            Field::StopType => Some(&STOP_TYPES),
+            Field::Outcome => Some(&OUTCOMES),
+            Field::SearchBasis => Some(&SEARCH_BASES),
+            _ => None,
+        }
+    }
+}
+
+/// A mapping file as written (see the module documentation).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MappingFile {
+    name: String,
+    #[serde(default)]
+    date_format: Option<String>,
+    #[serde(default)]
+    time_format: Option<String>,
+    #[serde(default)]
+    true_values: Option<Vec<String>>,
+    #[serde(default)]
+    false_values: Option<Vec<String>>,
+    #[serde(default)]
+    missing_values: Option<Vec<String>>,
+    columns: BTreeMap<String, String>,
+    #[serde(default)]
+    values: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// How to read one file format.
+#[derive(Clone, Debug)]
+pub struct Mapping {
+    pub name: String,
+    /// Field → source column name.
+    columns: Vec<(Field, String)>,
+    date_format: Option<String>,
+    time_format: Option<String>,
+    true_values: Vec<String>,
+    false_values: Vec<String>,
+    missing_values: Vec<String>,
+    /// Field → (source code → category).
+    values: HashMap<Field, HashMap<String, String>>,
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+impl Mapping {
+    /// The Stanford Open Policing Project's standardised schema, read as published.
+    pub fn sopp() -> Mapping {
+        Mapping {
+            name: "sopp".into(),
+            columns: Field::ALL.iter().map(|f| (*f, f.name().into())).collect(),
+            date_format: None,
+            time_format: None,
+            true_values: strings(&["TRUE", "true", "T", "1"]),
+            false_values: strings(&["FALSE", "false", "F", "0"]),
+            missing_values: strings(&["", "NA", "N/A", "NULL"]),
+            values: HashMap::new(),
+        }
+    }
+
+    /// Reads a mapping file; the error names what is wrong with it.
+    pub fn from_toml(text: &str) -> Result<Mapping, String> {
+        let file: MappingFile =
+            toml::from_str(text).map_err(|e| format!("mapping file: {}", e.message()))?;
+        if file.name.trim().is_empty() {
+            return Err("mapping file: name must not be empty".into());
+        }
+        let mut columns = Vec::new();
+        for (field, column) in &file.columns {
+            let f = Field::from_name(field).ok_or_else(|| {
+                format!(
+                    "mapping file: [columns] has unknown field {field:?}; fields are {}",
+                    Field::ALL.map(Field::name).join(", ")
+                )
+            })?;
+            if column.trim().is_empty() {
+                return Err(format!(
+                    "mapping file: [columns] {field} names an empty column"
+                ));
+            }
+            columns.push((f, column.clone()));
+        }
+        if !columns.iter().any(|(f, _)| *f == Field::Date) {
+            return Err("mapping file: [columns] must name the date column".into());
+        }
+        for (format, what) in [(&file.date_format, "date"), (&file.time_format, "time")] {
+            if let Some(fmt) = format {
+                let probe = NaiveDate::from_ymd_opt(2017, 6, 27)
+                    .and_then(|d| d.and_hms_opt(21, 7, 26))
+                    .expect("valid");
+                if chrono::format::StrftimeItems::new(fmt)
+                    .any(|i| matches!(i, chrono::format::Item::Error))
+                {
+                    return Err(format!(
+                        "mapping file: {what}_format {fmt:?} is not a valid format"
+                    ));
+                }
+                let _ = probe;
+            }
+        }
+        let mut values = HashMap::new();
+        for (field, codes) in file.values {
+            let f = Field::from_name(&field)
+                .ok_or_else(|| format!("mapping file: [values.{field}] names an unknown field"))?;
+            if let Some(categories) = f.categories() {
+                for (code, category) in &codes {
+                    if !categories.contains(&category.as_str()) {
+                        return Err(format!(
+                            "mapping file: [values.{field}] maps {code:?} to {category:?}, which is not one of {}",
+                            categories.join(", ")
+                        ));
+                    }
+                }
+            }
+            values.insert(f, codes.into_iter().collect());
+        }
+        let defaults = Mapping::sopp();
+        Ok(Mapping {
+            name: file.name.trim().to_string(),
+            columns,
+            date_format: file.date_format,
+            time_format: file.time_format,
+            true_values: file
+                .true_values
+                .unwrap_or_else(|| strings(&["TRUE", "true", "T", "1", "Y", "YES"])),
+            false_values: file
+                .false_values
+                .unwrap_or_else(|| strings(&["FALSE", "false", "F", "0", "N", "NO"])),
+            missing_values: file.missing_values.unwrap_or(defaults.missing_values),
+            values,
+        })
+    }
+
+    /// Matches the mapping to a file's header: where each field is, and which columns are
+    /// unused. Fails when the date column (or, for a mapping file, any named column) is absent.
+    pub fn bind(&self, header: &csv::StringRecord) -> Result<BoundMapping, String> {
+        let names: Vec<&str> = header.iter().map(str::trim).collect();
+        let mut positions = Vec::new();
+        let mut used = vec![false; names.len()];
+        for (field, column) in &self.columns {
+            let found = names.iter().position(|n| n == column).or_else(|| {
+                // SOPP files name the officer column either way.
+                (self.name == "sopp" && *field == Field::OfficerId)
+                    .then(|| names.iter().position(|n| *n == "officer_id"))
+                    .flatten()
+            });
+            match found {
+                Some(i) => {
+                    used[i] = true;
+                    positions.push((*field, i));
+                }
+                None if *field == Field::Date || self.name != "sopp" => {
+                    return Err(format!(
+                        "the header has no column {column:?} (for {}); it has: {}",
+                        field.name(),
+                        names.join(", ")
+                    ));
+                }
+                None => {}
+            }
+        }
+        let ignored = names
+            .iter()
+            .zip(&used)
+            .filter(|(_, u)| !**u)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        Ok(BoundMapping {
+            mapping: self.clone(),
+            positions,
+            ignored,
+        })
+    }
+}
+
+/// A mapping matched to one file's header.
+#[derive(Clone, Debug)]
+pub struct BoundMapping {
+    mapping: Mapping,
+    positions: Vec<(Field, usize)>,
+    pub ignored: Vec<String>,
+}
+
+impl BoundMapping {
+    /// Reads one data row (at file line `line`): the record, or every problem with it.
+    pub fn read(&self, row: &csv::StringRecord, line: u64) -> Result<StopRecord, Vec<RowError>> {
+        let m = &self.mapping;
+        let mut r = StopRecord::default();
+        let mut errors = Vec::new();
+        let mut have_date = false;
+        for (field, index) in &self.positions {
+            let column = m
+                .columns
+                .iter()
+                .find(|(f, _)| f == field)
+                .map(|(_, c)| c.as_str())
+                .unwrap_or(field.name());
+            let raw = row.get(*index).unwrap_or("").trim();
+            if m.missing_values.iter().any(|v| v == raw) {
+                continue;
+            }
+            let mut err = |message: String| {
+                errors.push(RowError {
+                    line,
+                    column: column.to_string(),
+                    value: raw.chars().take(80).collect(),
+                    message,
+                })
+            };
+            // Recode first (a mapping's codes), then check against the categories.
+            let value: &str = m
+                .values
+                .get(field)
+                .and_then(|codes| codes.get(raw))
+                .map(String::as_str)
+                .unwrap_or(raw);
+            if field.is_boolean() {
+                let b = if m.true_values.iter().any(|v| v == value) {
+                    true
+                } else if m.false_values.iter().any(|v| v == value) {
+                    false
+                } else {
+                    err(format!(
+                        "is not yes or no (expected one of {} or {})",
+                        m.true_values.join("/"),
+                        m.false_values.join("/")
+                    ));
+                    continue;
+                };
+                let slot = match field {
+                    Field::ArrestMade => &mut r.arrest_made,
+                    Field::CitationIssued => &mut r.citation_issued,
+                    Field::WarningIssued => &mut r.warning_issued,
+                    Field::FriskPerformed => &mut r.frisk_performed,
+                    Field::SearchConducted => &mut r.search_conducted,
+                    _ => &mut r.contraband_found,
+                };
+                *slot = Some(b);
+                continue;
+            }
+            if let Some(categories) = field.categories() {
+                let lower = value.to_lowercase();
+                match categories.iter().find(|c| **c == lower) {
+                    Some(c) => {
+                        let v = Some(c.to_string());
+                        match field {
+                            Field::SubjectRace => r.subject_race = v,
+                            Field::SubjectSex => r.subject_sex = v,
+                            Field::StopType => r.stop_type = v,
+                            Field::Outcome => r.outcome = v,
+                            _ => r.search_basis = v,
+                        }
+                    }
+                    None => err(format!("is not one of {}", categories.join(", "))),
+                }
+                continue;
+            }
+            match field {
+                Field::Date => {
+                    let parsed = match &m.date_format {
+                        Some(f) => NaiveDate::parse_from_str(value, f),
+                        None => NaiveDate::parse_from_str(value, "%Y-%m-%d"),
+                    };
+                    match parsed {
+                        Ok(d) if (1900..=2200).contains(&chrono::Datelike::year(&d)) => {
+                            r.date = d;
+                            have_date = true;
+                        }
+                        _ => err(format!(
+                            "is not a date (expected {})",
+                            m.date_format.as_deref().unwrap_or("YYYY-MM-DD")
+                        )),
+                    }
+                }
+                Field::Time => {
+                    let parsed = match &m.time_format {
+                        Some(f) => NaiveTime::parse_from_str(value, f).ok(),
+                        None => NaiveTime::parse_from_str(value, "%H:%M:%S")
+                            .or_else(|_| NaiveTime::parse_from_str(value, "%H:%M"))
+                            .ok(),
+                    };
+                    match parsed {
+                        Some(t) => r.time = Some(t),
+                        None => err(format!(
+                            "is not a time of day (expected {})",
+                            m.time_format.as_deref().unwrap_or("HH:MM:SS or HH:MM")
+                        )),
+                    }
+                }
+                Field::Lat | Field::Lng => {
+                    let limit = if *field == Field::Lat { 90.0 } else { 180.0 };
+                    match value.parse::<f64>() {
+                        Ok(x) if x.is_finite() && x.abs() <= limit => {
+                            if *field == Field::Lat {
+                                r.lat = Some(x)
+                            } else {
+                                r.lng = Some(x)
+                            }
+                        }
+                        _ => err(format!("is not a coordinate between -{limit} and {limit}")),
+                    }
+                }
+                Field::SubjectAge => match value.parse::<f64>() {
+                    Ok(x) if x.is_finite() && (0.0..=120.0).contains(&x) => {
+                        r.subject_age = Some(x.round() as i64)
+                    }
+                    _ => err("is not an age between 0 and 120".into()),
+                },
+                _ => {
+                    if value.chars().count() > 500 {
+                        err("is longer than 500 characters".into());
+                        continue;
+                    }
+                    let v = Some(value.to_string());
+                    match field {
+                        Field::SourceId => r.source_id = v,
+                        Field::Location => r.location = v,
+                        Field::District => r.district = v,
+                        Field::OfficerId => r.officer_id = v,
+                        _ => r.reason_for_stop = v,
+                    }
+                }
+            }
+        }
+        if !have_date && !errors.iter().any(|e| e.column == self.date_column()) {
+            errors.push(RowError {
+                line,
+                column: self.date_column().to_string(),
+                value: String::new(),
+                message: "is missing: every stop needs a date".into(),
+            });
+        }
+        if errors.is_empty() {
+            Ok(r)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn date_column(&self) -> &str {
+        self.mapping
+            .columns
+            .iter()
+            .find(|(f, _)| *f == Field::Date)
+            .map(|(_, c)| c.as_str())
+            .unwrap_or("date")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(cols: &[&str]) -> csv::StringRecord {
+        csv::StringRecord::from(cols.to_vec())
+    }
+
+    #[test]
+    fn sopp_rows_are_read_and_bad_values_named() {
+        let bound = Mapping::sopp()
+            .bind(&header(&[
+                "date",
+                "time",
+                "subject_race",
+                "search_conducted",
+                "extra",
+            ]))
+            .unwrap();
+        assert_eq!(bound.ignored, vec!["extra".to_string()]);
+        let r = bound
+            .read(
+                &header(&["2017-06-27", "20:34:40", "black", "TRUE", "x"]),
+                2,
+            )
+            .unwrap();
+        assert_eq!(r.subject_race.as_deref(), Some("black"));
+        assert_eq!(r.search_conducted, Some(true));
+        assert_eq!(r.time, NaiveTime::from_hms_opt(20, 34, 40));
+        let errors = bound
+            .read(&header(&["2017-13-01", "25:00", "purple", "maybe", ""]), 9)
+            .unwrap_err();
+        let cols: Vec<&str> = errors.iter().map(|e| e.column.as_str()).collect();
+        assert_eq!(cols, ["date", "time", "subject_race", "search_conducted"]);
+        assert!(
+            errors[0]
+                .to_string()
+                .starts_with("line 9, column date: \"2017-13-01\"")
+        );
+        // NA is missing, not an error; a missing date is.
+        let errors = bound
+            .read(&header(&["NA", "NA", "NA", "NA", ""]), 3)
+            .unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].message.contains("needs a date"));
+    }
+
+    #[test]
+    fn a_file_without_a_date_column_is_refused() {
+        let err = Mapping::sopp()
+            .bind(&header(&["time", "subject_race"]))
+            .unwrap_err();
+        assert!(err.contains("\"date\""), "{err}");
+    }
+
+    #[test]
+    fn mapping_files_recode_and_refuse_typos() {
+        let m = Mapping::from_toml(
+            r#"
+            name = "Metro"
+            date_format = "%m/%d/%Y"
+            time_format = "%H%M"
+            [columns]
+            date = "STOP_DATE"
+            time = "HHMM"
+            subject_race = "RACE"
+            search_conducted = "SRCH"
+            [values.subject_race]
+            W = "white"
+            B = "black"
+            "#,
+        )
+        .unwrap();
+        let bound = m
+            .bind(&header(&["STOP_DATE", "HHMM", "RACE", "SRCH"]))
+            .unwrap();
+        let r = bound
+            .read(&header(&["06/27/2017", "2107", "B", "Y"]), 2)
+            .unwrap();
+        assert_eq!(r.date, NaiveDate::from_ymd_opt(2017, 6, 27).unwrap());
+        assert_eq!(r.time, NaiveTime::from_hms_opt(21, 7, 0));
+        assert_eq!(r.subject_race.as_deref(), Some("black"));
+        assert_eq!(r.search_conducted, Some(true));
+        let e = bound
+            .read(&header(&["06/27/2017", "2107", "Q", "Y"]), 5)
+            .unwrap_err();
+        assert_eq!(e[0].column, "RACE");
+
+        assert!(
+            Mapping::from_toml("name = \"x\"\n[columns]\ndate = \"D\"\nrace = \"R\"\n")
+                .unwrap_err()
+                .contains("unknown field \"race\"")
+        );
+        assert!(
+            Mapping::from_toml("name = \"x\"\n[columns]\ntime = \"T\"\n")
+                .unwrap_err()
+                .contains("date")
+        );
+        assert!(
+            Mapping::from_toml(
+                "name = \"x\"\n[columns]\ndate = \"D\"\n[values.subject_race]\nW = \"caucasian\"\n"
+            )
+            .unwrap_err()
+            .contains("caucasian")
+        );
+        // A mapped column the file lacks is an error naming it.
+        let err = m.bind(&header(&["STOP_DATE", "RACE", "SRCH"])).unwrap_err();
+        assert!(err.contains("HHMM"), "{err}");
+    }
+}

@@ -1,0 +1,187 @@
+//! The shapes of stop data: one stop record as Lantern keeps it (the Stanford Open Policing
+//! Project's standardised schema, the subset the analyses and open data use), the categories
+//! each coded field may take, and what an import reports back.
+
+use chrono::{NaiveDate, NaiveTime};
+use serde::Serialize;
+
+/// Race/ethnicity categories, as SOPP codes them (Hispanic of any race is "hispanic").
+pub const RACES: [&str; 6] = [
+    "white",
+    "black",
+    "hispanic",
+    "asian/pacific islander",
+    "other",
+    "unknown",
+];
+pub const SEXES: [&str; 2] = ["male", "female"];
+pub const STOP_TYPES: [&str; 2] = ["vehicular", "pedestrian"];
+pub const OUTCOMES: [&str; 4] = ["arrest", "citation", "warning", "summons"];
+pub const SEARCH_BASES: [&str; 5] = ["k9", "plain view", "consent", "probable cause", "other"];
+
+/// A race label for people: "asian/pacific islander" → "Asian/Pacific Islander".
+pub fn race_label(race: &str) -> String {
+    match race {
+        "white" => "White".into(),
+        "black" => "Black".into(),
+        "hispanic" => "Hispanic".into(),
+        "asian/pacific islander" => "Asian/Pacific Islander".into(),
+        "other" => "Other".into(),
+        "unknown" | "" => "Unknown".into(),
+        other => other.to_string(),
+    }
+}
+
+/// One stop of one subject, validated. `None` means the source did not say.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StopRecord {
+    /// The source system's own row id, when it has one (SOPP `raw_row_number`).
+    pub source_id: Option<String>,
+    pub date: NaiveDate,
+    pub time: Option<NaiveTime>,
+    pub location: Option<String>,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub district: Option<String>,
+    pub subject_race: Option<String>,
+    pub subject_sex: Option<String>,
+    pub subject_age: Option<i64>,
+    pub officer_id: Option<String>,
+    pub stop_type: Option<String>,
+    pub reason_for_stop: Option<String>,
+    pub outcome: Option<String>,
+    pub arrest_made: Option<bool>,
+    pub citation_issued: Option<bool>,
+    pub warning_issued: Option<bool>,
+    pub frisk_performed: Option<bool>,
+    pub search_conducted: Option<bool>,
+    pub search_basis: Option<String>,
+    pub contraband_found: Option<bool>,
+}
+
+/// One problem with one value of one row, named as the file names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct RowError {
+    /// Line of the file (the header is line 1).
+    pub line: u64,
+    /// The column as the file names it.
+    pub column: String,
+    pub value: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "line {}, column {}: {:?} {}",
+            self.line, self.column, self.value, self.message
+        )
+    }
+}
+
+/// What an import did, or would have done.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ImportReport {
+    /// Data rows read (the header not counted).
+    pub rows_read: u64,
+    /// Stops added.
+    pub rows_inserted: u64,
+    /// Valid rows already in the database (from an earlier import): skipped.
+    pub rows_duplicate: u64,
+    /// Rows with at least one invalid value.
+    pub rows_invalid: u64,
+    /// The first problems found (at most [`MAX_REPORTED_ERRORS`]), in file order.
+    pub errors: Vec<ReportedError>,
+    /// Problems found beyond those listed.
+    pub more_errors: u64,
+    /// Columns of the file the format does not use.
+    pub ignored_columns: Vec<String>,
+    /// Whether invalid rows were skipped (true) or made the whole import fail (false).
+    pub skip_invalid: bool,
+    /// True when nothing was written because of invalid rows.
+    pub rejected: bool,
+}
+
+/// A row error as reports store it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ReportedError {
+    pub line: u64,
+    pub column: String,
+    pub value: String,
+    pub message: String,
+}
+
+impl From<RowError> for ReportedError {
+    fn from(e: RowError) -> Self {
+        ReportedError {
+            line: e.line,
+            column: e.column,
+            value: e.value,
+            message: e.message,
+        }
+    }
+}
+
+impl std::fmt::Display for ReportedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "line {}, column {}: {:?} {}",
+            self.line, self.column, self.value, self.message
+        )
+    }
+}
+
+pub const MAX_REPORTED_ERRORS: usize = 100;
+
+/// A stored import, as the staff pages and the API show it.
+#[derive(Clone, Debug, sqlx::FromRow, Serialize, utoipa::ToSchema)]
+pub struct StopImport {
+    pub id: i64,
+    pub file_name: String,
+    pub format: String,
+    pub sha256: String,
+    /// queued, running, done or failed.
+    pub status: String,
+    pub skip_invalid: bool,
+    pub rows_read: i64,
+    pub rows_inserted: i64,
+    pub rows_duplicate: i64,
+    pub rows_invalid: i64,
+    /// The validation report (JSON), empty while queued.
+    #[serde(skip)]
+    pub report: String,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+impl StopImport {
+    pub fn parsed_report(&self) -> Option<ImportReport> {
+        serde_json::from_str(&self.report).ok()
+    }
+
+    /// The report's message when the import failed for a reason other than invalid rows.
+    pub fn failure(&self) -> Option<String> {
+        serde_json::from_str::<serde_json::Value>(&self.report)
+            .ok()
+            .and_then(|v| v.get("failure").and_then(|f| f.as_str()).map(String::from))
+    }
+}
+
+/// One cell of the analysis store.
+#[derive(Clone, Debug, Default, sqlx::FromRow, Serialize, PartialEq)]
+pub struct Cell {
+    pub month: String,
+    pub district: String,
+    pub stop_type: String,
+    pub subject_race: String,
+    pub stops: i64,
+    pub searches: i64,
+    pub searches_with_outcome: i64,
+    pub hits: i64,
+    pub frisks: i64,
+    pub arrests: i64,
+    pub citations: i64,
+    pub warnings: i64,
+}

@@ -1,0 +1,735 @@
+//! Staff pages of the transparency slice: the stops overview with its imports, an import's
+//! validation report, the disparity analyses and the veil-of-darkness test, each chart beside
+//! its table, and CSV downloads of every table (audited).
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::platform::audit::{self, Event};
+use crate::platform::error::{AppError, AppResult};
+use crate::transparency::analysis::{self, Benchmark, RateTable, Vod};
+use crate::transparency::model::{STOP_TYPES, StopImport};
+use crate::transparency::store::{self, Scope};
+use crate::web::charts::{Bar, BarChart, number, percent};
+use crate::web::ctx::Ctx;
+use crate::web::fmt::thousands;
+use crate::web::{AppState, page};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/{agency}/staff/stops", get(overview))
+        .route(
+            "/{agency}/staff/stops/imports",
+            axum::routing::post(upload).layer(axum::extract::DefaultBodyLimit::max(
+                crate::transparency::api::MAX_IMPORT_BYTES,
+            )),
+        )
+        .route("/{agency}/staff/stops/imports/{id}", get(import_report))
+        .route("/{agency}/staff/stops/analysis", get(analysis_page))
+        .route("/{agency}/staff/stops/darkness", get(darkness_page))
+        .route("/{agency}/staff/stops/export/{file}", get(export))
+}
+
+/// Checks a scope from the query string against what the store holds.
+pub async fn checked_scope(state: &AppState, agency_id: i64, scope: Scope) -> AppResult<Scope> {
+    let (years, districts, _) = store::dimensions(&state.db, agency_id).await?;
+    if !scope.year.is_empty() && !years.contains(&scope.year) {
+        return Err(AppError::invalid("year", "No stops in that year."));
+    }
+    if !scope.district.is_empty() && !districts.contains(&scope.district) {
+        return Err(AppError::invalid("district", "No stops in that district."));
+    }
+    if !scope.stop_type.is_empty() && !STOP_TYPES.contains(&scope.stop_type.as_str()) {
+        return Err(AppError::invalid(
+            "stop_type",
+            "Choose vehicular, pedestrian or both.",
+        ));
+    }
+    Ok(scope)
+}
+
+/// Everything the analysis page and its API show for one scope.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct AnalysisResult {
+    #[schema(value_type = Object)]
+    pub scope: Scope,
+    pub small_cell_threshold: i64,
+    pub stops: i64,
+    pub benchmark: Option<Benchmark>,
+    pub rates: Vec<RateTable>,
+}
+
+pub async fn compute_analysis(
+    db: &crate::platform::db::Db,
+    agency: &crate::platform::agencies::Agency,
+    scope: &Scope,
+) -> Result<AnalysisResult, sqlx::Error> {
+    let cells = store::cells(db, agency.id, scope).await?;
+    let totals = analysis::totals_by_group(&cells);
+    let mut months: Vec<&str> = cells.iter().map(|c| c.month.as_str()).collect();
+    months.sort_unstable();
+    months.dedup();
+    let geography = if scope.district.is_empty() {
+        "agency"
+    } else {
+        scope.district.as_str()
+    };
+    let population = store::race_margin(db, agency.id, geography).await?;
+    let threshold = agency.small_cell_threshold;
+    Ok(AnalysisResult {
+        scope: scope.clone(),
+        small_cell_threshold: threshold,
+        stops: totals.iter().map(|t| t.stops).sum(),
+        benchmark: analysis::benchmark(&totals, &population, geography, months.len(), threshold),
+        rates: analysis::rate_tables(&totals, threshold),
+    })
+}
+
+pub async fn compute_darkness(
+    db: &crate::platform::db::Db,
+    agency: &crate::platform::agencies::Agency,
+    scope: &Scope,
+) -> Result<Vod, sqlx::Error> {
+    let cells = store::vod_cells(db, agency.id, scope, "black", "white").await?;
+    Ok(analysis::veil_of_darkness(&cells, "black", "white"))
+}
+
+struct ImportRow {
+    import: StopImport,
+    when: String,
+}
+
+#[derive(Template)]
+#[template(path = "transparency/stops.html")]
+struct Overview<'a> {
+    ctx: &'a Ctx,
+    stops: String,
+    imports: Vec<ImportRow>,
+    years: Vec<String>,
+    districts: Vec<String>,
+    population_source: Option<String>,
+    can_import: bool,
+}
+
+fn when(agency: &crate::platform::agencies::Agency, at: i64) -> String {
+    chrono::DateTime::from_timestamp(at, 0)
+        .map(|t| {
+            t.with_timezone(&agency.tz())
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+async fn overview(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
+    let agency = ctx.agency()?;
+    let (stops, _) = store::counts(&state.db, agency.id).await?;
+    let (years, districts, _) = store::dimensions(&state.db, agency.id).await?;
+    let imports = store::imports(&state.db, agency.id)
+        .await?
+        .into_iter()
+        .map(|i| ImportRow {
+            when: when(agency, i.created_at),
+            import: i,
+        })
+        .collect();
+    let population_source = store::race_margin(&state.db, agency.id, "agency")
+        .await?
+        .first()
+        .map(|(_, _, s)| s.clone());
+    page(Overview {
+        ctx: &ctx,
+        stops: thousands(stops),
+        imports,
+        years,
+        districts,
+        population_source,
+        can_import: ctx.can(crate::platform::policy::Permission::ImportStops),
+    })
+}
+
+/// An upload from the stops page: the CSV, an optional mapping file, whether to skip invalid
+/// rows. The import runs in the background; the browser goes to its report page, which says
+/// whether it is still running. (The CSRF token comes in the form's action: the body is not
+/// buffered to look for it.)
+async fn upload(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    mut form: axum::extract::Multipart,
+) -> AppResult<Response> {
+    let agency = ctx.agency()?.clone();
+    let mut file: Option<(String, axum::body::Bytes)> = None;
+    let mut mapping_text: Option<String> = None;
+    let mut skip_invalid = false;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}")))?
+    {
+        let name = field.name().unwrap_or("").to_string();
+        let file_name = field.file_name().unwrap_or("upload.csv").to_string();
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}")))?;
+        match name.as_str() {
+            "file" if !bytes.is_empty() => file = Some((file_name, bytes)),
+            "mapping" if !bytes.is_empty() => {
+                mapping_text = Some(String::from_utf8_lossy(&bytes).into_owned())
+            }
+            "skip_invalid" => skip_invalid = true,
+            _ => {}
+        }
+    }
+    let Some((file_name, bytes)) = file else {
+        return Err(AppError::invalid("file", "Choose a CSV file to import."));
+    };
+    let mapping = match mapping_text {
+        Some(text) => crate::transparency::mapping::Mapping::from_toml(&text)
+            .map_err(|e| AppError::invalid("mapping", e))?,
+        None => crate::transparency::mapping::Mapping::sopp(),
+    };
+    let now = state.clock.unix();
+    let id = store::create_import(
+        &state.db,
+        agency.id,
+        &file_name,
+        &mapping.name,
+        skip_invalid,
+        ctx.actor().user_id(),
+        "queued",
+        now,
+    )
+    .await?;
+    let actor = ctx.actor();
+    let ip = ctx.ip();
+    let task_state = state.clone();
+    tokio::spawn(async move {
+        let result = crate::transparency::import::run(
+            crate::transparency::import::ImportRequest {
+                db: &task_state.db,
+                agency: &agency,
+                import_id: id,
+                mapping,
+                skip_invalid,
+                actor,
+                ip,
+                now: task_state.clock.unix(),
+                progress: None,
+            },
+            Box::new(std::io::Cursor::new(bytes)),
+        )
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(import = id, error = %e, "stop import failed");
+        }
+    });
+    Ok(
+        axum::response::Redirect::to(&ctx.staff_url(&format!("/staff/stops/imports/{id}")))
+            .into_response(),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "transparency/import.html")]
+struct ImportPage<'a> {
+    ctx: &'a Ctx,
+    import: StopImport,
+    when: String,
+    report: Option<crate::transparency::model::ImportReport>,
+    failure: Option<String>,
+}
+
+async fn import_report(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((_, id)): Path<(String, i64)>,
+) -> AppResult<Response> {
+    let agency = ctx.agency()?;
+    let import = store::import(&state.db, agency.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    page(ImportPage {
+        ctx: &ctx,
+        when: when(agency, import.created_at),
+        report: import.parsed_report(),
+        failure: import.failure(),
+        import,
+    })
+}
+
+/// A rate table as the page shows it: formatted cells and the chart.
+struct ShownTable {
+    table: RateTable,
+    chart: String,
+    rows: Vec<ShownRate>,
+}
+
+struct ShownRate {
+    label: String,
+    numerator: String,
+    denominator: String,
+    rate: String,
+    interval: String,
+    ratio: String,
+    ratio_interval: String,
+    q: String,
+    note: String,
+}
+
+fn fmt_p(p: Option<f64>) -> String {
+    match p {
+        None => "—".into(),
+        Some(p) if p < 0.001 => "< 0.001".into(),
+        Some(p) => format!("{p:.3}"),
+    }
+}
+
+fn opt(v: Option<f64>, f: fn(f64) -> String) -> String {
+    v.map(f).unwrap_or_else(|| "—".into())
+}
+
+fn suppressed_text(threshold: i64) -> String {
+    format!("fewer than {threshold}: withheld")
+}
+
+fn show_table(t: &RateTable, threshold: i64) -> ShownTable {
+    let bars = t
+        .rows
+        .iter()
+        .map(|r| Bar {
+            label: r.label.clone(),
+            value: r.rate,
+            interval: r.rate_lower.zip(r.rate_upper),
+            text: if r.suppressed {
+                suppressed_text(threshold)
+            } else {
+                opt(r.rate, percent)
+            },
+        })
+        .collect();
+    let mut chart = BarChart::new(format!("{} by race, with 95% intervals", t.title), bars);
+    chart.tick_format = percent;
+    let rows = t
+        .rows
+        .iter()
+        .map(|r| ShownRate {
+            label: r.label.clone(),
+            numerator: r.numerator.map(thousands).unwrap_or_else(|| "—".into()),
+            denominator: r.denominator.map(thousands).unwrap_or_else(|| "—".into()),
+            rate: opt(r.rate, percent),
+            interval: match (r.rate_lower, r.rate_upper) {
+                (Some(l), Some(u)) => format!("{} – {}", percent(l), percent(u)),
+                _ => "—".into(),
+            },
+            ratio: opt(r.ratio, number),
+            ratio_interval: match (r.ratio_lower, r.ratio_upper) {
+                (Some(l), Some(u)) => format!("{} – {}", number(l), number(u)),
+                _ => "—".into(),
+            },
+            q: fmt_p(r.q_value),
+            note: if r.suppressed {
+                suppressed_text(threshold)
+            } else if r.group == analysis::REFERENCE {
+                "reference group".into()
+            } else if r.denominator == Some(0) {
+                "no cases".into()
+            } else {
+                String::new()
+            },
+        })
+        .collect();
+    ShownTable {
+        table: t.clone(),
+        chart: chart.svg(),
+        rows,
+    }
+}
+
+struct ShownBenchmark {
+    b: Benchmark,
+    chart: String,
+    rows: Vec<[String; 7]>,
+}
+
+fn show_benchmark(b: &Benchmark, threshold: i64) -> ShownBenchmark {
+    let bars = b
+        .rows
+        .iter()
+        .map(|r| Bar {
+            label: r.label.clone(),
+            value: r.stops_per_1000_per_year,
+            interval: None,
+            text: if r.suppressed {
+                suppressed_text(threshold)
+            } else {
+                opt(r.stops_per_1000_per_year, |v| format!("{v:.1}"))
+            },
+        })
+        .collect();
+    let chart = BarChart::new("Stops per 1,000 residents per year, by race", bars);
+    let rows = b
+        .rows
+        .iter()
+        .map(|r| {
+            [
+                r.label.clone(),
+                r.stops
+                    .map(thousands)
+                    .unwrap_or_else(|| suppressed_text(threshold)),
+                thousands(r.population),
+                format!(
+                    "{} / {}",
+                    opt(r.stop_share, percent),
+                    opt(r.population_share, percent)
+                ),
+                opt(r.stops_per_1000_per_year, |v| format!("{v:.1}")),
+                match (r.ratio, r.ratio_lower, r.ratio_upper) {
+                    (Some(x), Some(l), Some(u)) => {
+                        format!("{} ({} – {})", number(x), number(l), number(u))
+                    }
+                    (Some(x), _, _) => number(x),
+                    _ if r.group == analysis::REFERENCE => "reference".into(),
+                    _ => "—".into(),
+                },
+                fmt_p(r.q_value),
+            ]
+        })
+        .collect();
+    ShownBenchmark {
+        b: b.clone(),
+        chart: chart.svg(),
+        rows,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "transparency/analysis.html")]
+struct AnalysisPage<'a> {
+    ctx: &'a Ctx,
+    scope: Scope,
+    years: Vec<String>,
+    districts: Vec<String>,
+    stops: String,
+    threshold: i64,
+    benchmark: Option<ShownBenchmark>,
+    tables: Vec<ShownTable>,
+    query: String,
+}
+
+fn query_of(scope: &Scope) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("year", &scope.year)
+        .append_pair("district", &scope.district)
+        .append_pair("stop_type", &scope.stop_type)
+        .finish()
+}
+
+async fn analysis_page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(scope): Query<Scope>,
+) -> AppResult<Response> {
+    let agency = ctx.agency()?;
+    let scope = checked_scope(&state, agency.id, scope).await?;
+    let (years, districts, _) = store::dimensions(&state.db, agency.id).await?;
+    let result = compute_analysis(&state.db, agency, &scope).await?;
+    let threshold = result.small_cell_threshold;
+    page(AnalysisPage {
+        ctx: &ctx,
+        query: query_of(&scope),
+        scope,
+        years,
+        districts,
+        stops: thousands(result.stops),
+        threshold,
+        benchmark: result
+            .benchmark
+            .as_ref()
+            .map(|b| show_benchmark(b, threshold)),
+        tables: result
+            .rates
+            .iter()
+            .map(|t| show_table(t, threshold))
+            .collect(),
+    })
+}
+
+struct ShownFit {
+    label: &'static str,
+    formula: String,
+    coefficient: String,
+    se: String,
+    odds_ratio: String,
+    interval: String,
+    p: String,
+    cells: usize,
+}
+
+#[derive(Template)]
+#[template(path = "transparency/darkness.html")]
+struct DarknessPage<'a> {
+    ctx: &'a Ctx,
+    scope: Scope,
+    years: Vec<String>,
+    districts: Vec<String>,
+    vod: Vod,
+    fits: Vec<ShownFit>,
+    not_fitted: Vec<(&'static str, String)>,
+    chart: String,
+    located: bool,
+    query: String,
+}
+
+async fn darkness_page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(scope): Query<Scope>,
+) -> AppResult<Response> {
+    let agency = ctx.agency()?;
+    let scope = checked_scope(&state, agency.id, scope).await?;
+    let (years, districts, _) = store::dimensions(&state.db, agency.id).await?;
+    let vod = compute_darkness(&state.db, agency, &scope).await?;
+    let fits: Vec<ShownFit> = vod
+        .fits
+        .iter()
+        .map(|f| ShownFit {
+            label: f.form.label(),
+            formula: f.formula.clone(),
+            coefficient: format!("{:.4}", f.coefficient),
+            se: format!("{:.4}", f.std_error),
+            odds_ratio: number(f.odds_ratio),
+            interval: format!(
+                "{} – {}",
+                number(f.odds_ratio_lower),
+                number(f.odds_ratio_upper)
+            ),
+            p: fmt_p(Some(f.p_value)),
+            cells: f.cells,
+        })
+        .collect();
+    let mut chart = BarChart::new(
+        "Odds that a stopped driver is Black rather than White, dark vs daylight, with 95% intervals",
+        vod.fits
+            .iter()
+            .map(|f| Bar {
+                label: match f.form {
+                    analysis::VodForm::Plain => "Clock time",
+                    analysis::VodForm::District => "Time + district",
+                    analysis::VodForm::Interaction => "Time × district",
+                }
+                .to_string(),
+                value: Some(f.odds_ratio),
+                interval: Some((f.odds_ratio_lower, f.odds_ratio_upper)),
+                text: number(f.odds_ratio),
+            })
+            .collect(),
+    );
+    chart.reference = Some((1.0, "no effect".into()));
+    page(DarknessPage {
+        ctx: &ctx,
+        query: query_of(&scope),
+        scope,
+        years,
+        districts,
+        not_fitted: vod
+            .not_fitted
+            .iter()
+            .map(|n| (n.form.label(), n.reason.clone()))
+            .collect(),
+        fits,
+        chart: chart.svg(),
+        located: agency.latitude.is_some() && agency.longitude.is_some(),
+        vod,
+    })
+}
+
+/// One CSV field, quoted when it must be.
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map(|x| format!("{x}")).unwrap_or_default()
+}
+
+fn int(v: Option<i64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+/// Builds one of the downloadable tables.
+pub async fn export_csv(
+    state: &AppState,
+    agency: &crate::platform::agencies::Agency,
+    file: &str,
+    scope: &Scope,
+) -> AppResult<String> {
+    let mut out = String::new();
+    let mut line = |cols: Vec<String>| {
+        out.push_str(&cols.iter().map(|c| field(c)).collect::<Vec<_>>().join(","));
+        out.push_str("\r\n");
+    };
+    let threshold = agency.small_cell_threshold;
+    match file {
+        "rates.csv" => {
+            let r = compute_analysis(&state.db, agency, scope).await?;
+            line(
+                "table,group,numerator,denominator,rate,rate_lower,rate_upper,ratio_to_white,ratio_lower,ratio_upper,p_value,bh_adjusted_p,suppressed"
+                    .split(',')
+                    .map(String::from)
+                    .collect(),
+            );
+            for t in &r.rates {
+                for row in &t.rows {
+                    line(vec![
+                        t.key.clone(),
+                        row.group.clone(),
+                        int(row.numerator),
+                        int(row.denominator),
+                        num(row.rate),
+                        num(row.rate_lower),
+                        num(row.rate_upper),
+                        num(row.ratio),
+                        num(row.ratio_lower),
+                        num(row.ratio_upper),
+                        num(row.p_value),
+                        num(row.q_value),
+                        row.suppressed.to_string(),
+                    ]);
+                }
+            }
+        }
+        "benchmark.csv" => {
+            let r = compute_analysis(&state.db, agency, scope).await?;
+            line(
+                "geography,group,stops,population,stop_share,population_share,stops_per_1000_per_year,ratio_to_white,ratio_lower,ratio_upper,p_value,bh_adjusted_p,suppressed,population_source"
+                    .split(',')
+                    .map(String::from)
+                    .collect(),
+            );
+            if let Some(b) = &r.benchmark {
+                for row in &b.rows {
+                    line(vec![
+                        b.geography.clone(),
+                        row.group.clone(),
+                        int(row.stops),
+                        row.population.to_string(),
+                        num(row.stop_share),
+                        num(row.population_share),
+                        num(row.stops_per_1000_per_year),
+                        num(row.ratio),
+                        num(row.ratio_lower),
+                        num(row.ratio_upper),
+                        num(row.p_value),
+                        num(row.q_value),
+                        row.suppressed.to_string(),
+                        b.source.clone(),
+                    ]);
+                }
+            }
+        }
+        "darkness.csv" => {
+            let vod = compute_darkness(&state.db, agency, scope).await?;
+            line(
+                "form,formula,coefficient_is_dark,std_error,z,p_value,odds_ratio,odds_ratio_lower,odds_ratio_upper,cells,stops,stops_dark"
+                    .split(',')
+                    .map(String::from)
+                    .collect(),
+            );
+            for f in &vod.fits {
+                line(vec![
+                    serde_json::to_value(f.form)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default(),
+                    f.formula.clone(),
+                    f.coefficient.to_string(),
+                    f.std_error.to_string(),
+                    f.z.to_string(),
+                    f.p_value.to_string(),
+                    f.odds_ratio.to_string(),
+                    f.odds_ratio_lower.to_string(),
+                    f.odds_ratio_upper.to_string(),
+                    f.cells.to_string(),
+                    vod.stops.to_string(),
+                    vod.stops_dark.to_string(),
+                ]);
+            }
+        }
+        "cells.csv" => {
+            let cells = store::cells(&state.db, agency.id, scope).await?;
+            line(
+                "month,district,stop_type,subject_race,stops,searches,searches_with_outcome,hits,frisks,arrests,citations,warnings"
+                    .split(',')
+                    .map(String::from)
+                    .collect(),
+            );
+            let s = |n: i64| {
+                if analysis::suppressed(n, threshold) {
+                    format!("<{threshold}")
+                } else {
+                    n.to_string()
+                }
+            };
+            for c in cells {
+                line(vec![
+                    c.month,
+                    c.district,
+                    c.stop_type,
+                    c.subject_race,
+                    s(c.stops),
+                    s(c.searches),
+                    s(c.searches_with_outcome),
+                    s(c.hits),
+                    s(c.frisks),
+                    s(c.arrests),
+                    s(c.citations),
+                    s(c.warnings),
+                ]);
+            }
+        }
+        _ => return Err(AppError::NotFound),
+    }
+    Ok(out)
+}
+
+async fn export(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((_, file)): Path<(String, String)>,
+    Query(scope): Query<Scope>,
+) -> AppResult<Response> {
+    let agency = ctx.agency()?;
+    let scope = checked_scope(&state, agency.id, scope).await?;
+    let body = export_csv(&state, agency, &file, &scope).await?;
+    audit::record(
+        &state.db,
+        agency.id,
+        state.clock.unix(),
+        &Event::new(&ctx.actor(), "stops.export", format!("stops:{file}"))
+            .detail(serde_json::json!({
+                "year": scope.year,
+                "district": scope.district,
+                "stop_type": scope.stop_type,
+            }))
+            .ip(ctx.ip().as_deref()),
+    )
+    .await?;
+    let disposition = format!("attachment; filename=\"{}-stops-{file}\"", agency.slug);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
+}

@@ -1,0 +1,521 @@
+//! Stop imports and analyses on real data: the San Jose file of the Stanford Open Policing
+//! Project (tests/data), checked against R (tests/reference/veil_of_darkness_san_jose.R).
+
+use lantern::platform::agencies::{self, Agency, NewAgency};
+use lantern::platform::audit::{self, Actor};
+use lantern::transparency::analysis::{self, VodForm};
+use lantern::transparency::mapping::Mapping;
+use lantern::transparency::model::ImportReport;
+use lantern::transparency::store::{self, Scope};
+use lantern::transparency::{import_now, population};
+
+use crate::db_test;
+use crate::helpers::TestApp;
+
+pub const SAN_JOSE: &str = include_str!("../data/san_jose_2013_2018_subset.csv");
+const ACS: &str = include_str!("../data/acs_2017_5yr_b03002_sample.csv");
+
+/// San Jose at SOPP's centre point for the city.
+pub async fn san_jose(app: &TestApp) -> Agency {
+    let a = agencies::create(
+        &app.db,
+        NewAgency {
+            slug: "sanjose".into(),
+            name: "San Jose PD".into(),
+            timezone: "America/Los_Angeles".into(),
+            latitude: Some(37.3382082),
+            longitude: Some(-121.8863286),
+        },
+        &Actor::System("test"),
+        app.clock.unix(),
+    )
+    .await
+    .unwrap();
+    agencies::set_mfa_required(&app.db, a.id, false)
+        .await
+        .unwrap();
+    agencies::by_id(&app.db, a.id).await.unwrap().unwrap()
+}
+
+pub async fn import_text(
+    app: &TestApp,
+    agency: &Agency,
+    text: &str,
+    mapping: Mapping,
+    skip_invalid: bool,
+) -> (i64, ImportReport) {
+    import_now(
+        &app.db,
+        agency,
+        "test.csv",
+        Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
+        mapping,
+        skip_invalid,
+        Actor::System("test"),
+        app.clock.unix(),
+        None,
+    )
+    .await
+    .unwrap()
+}
+
+/// The San Jose file with a stand-in district: the quadrant around the centre point, as the R
+/// reference script defines it.
+fn with_quadrant_districts(text: &str) -> String {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let lat = header.iter().position(|h| h == "lat").unwrap();
+    let lng = header.iter().position(|h| h == "lng").unwrap();
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut h: Vec<&str> = header.iter().collect();
+    h.push("district");
+    out.write_record(&h).unwrap();
+    for row in reader.records() {
+        let row = row.unwrap();
+        let district = match (row[lat].parse::<f64>(), row[lng].parse::<f64>()) {
+            (Ok(y), Ok(x)) => format!(
+                "{}{}",
+                if y >= 37.3382082 { "N" } else { "S" },
+                if x >= -121.8863286 { "E" } else { "W" }
+            ),
+            _ => "X".to_string(),
+        };
+        let mut r: Vec<&str> = row.iter().collect();
+        r.push(&district);
+        out.write_record(&r).unwrap();
+    }
+    String::from_utf8(out.into_inner().unwrap()).unwrap()
+}
+
+fn close(got: f64, want: f64, tol: f64, what: &str) {
+    assert!(
+        (got - want).abs() <= tol,
+        "{what}: got {got}, R says {want}"
+    );
+}
+
+db_test!(the_san_jose_file_imports_once_and_matches_r, |app| {
+    let sj = san_jose(&app).await;
+    let (id, report) = import_text(&app, &sj, SAN_JOSE, Mapping::sopp(), false).await;
+    assert!(!report.rejected, "{:?}", report.errors);
+    assert_eq!(report.rows_read, 22_763);
+    assert_eq!(report.rows_inserted, 22_763);
+    assert_eq!(report.rows_invalid, 0);
+    assert!(
+        report.ignored_columns.is_empty(),
+        "{:?}",
+        report.ignored_columns
+    );
+    let stored = store::import(&app.db, sj.id, id).await.unwrap().unwrap();
+    assert_eq!(stored.status, "done");
+    assert_eq!(stored.sha256.len(), 64);
+
+    // The analysis store holds R's counts per race.
+    let cells = store::cells(&app.db, sj.id, &Scope::default())
+        .await
+        .unwrap();
+    let totals = analysis::totals_by_group(&cells);
+    let get = |g: &str| totals.iter().find(|t| t.group == g).unwrap().clone();
+    // (race, stops, searches, with a recorded result, hits) from the R script.
+    for (race, stops, searches, with_outcome, hits) in [
+        ("asian/pacific islander", 1163, 795, 795, 221),
+        ("black", 1904, 1557, 1557, 405),
+        ("hispanic", 10680, 8811, 8811, 2027),
+        ("other", 2010, 636, 636, 210),
+        ("unknown", 4125, 3, 3, 1),
+        ("white", 2881, 2223, 2223, 683),
+    ] {
+        let t = get(race);
+        assert_eq!(
+            (t.stops, t.searches, t.searches_with_outcome, t.hits),
+            (stops, searches, with_outcome, hits),
+            "{race}"
+        );
+    }
+    let tables = analysis::rate_tables(&totals, 10);
+    let black = tables[0].rows.iter().find(|r| r.group == "black").unwrap();
+    close(black.ratio.unwrap(), 1.059803779812, 1e-9, "search ratio");
+    close(black.ratio_lower.unwrap(), 1.029451968070, 1e-9, "lower");
+    close(black.ratio_upper.unwrap(), 1.091050468152, 1e-9, "upper");
+    close(black.p_value.unwrap(), 8.93370049311e-05, 1e-9, "p");
+
+    // Sun times were stored with each stop (suncalc.js: 2014-06-21 sunset 20:32, dusk 21:03).
+    let sun: Vec<(Option<i64>, Option<i64>)> = lantern::on_db!(&app.db, |pool| {
+        sqlx::query_as(
+            "SELECT DISTINCT sunset_minute, dusk_minute FROM stops WHERE agency_id = $1 AND stop_date = '2014-06-21'",
+        )
+        .bind(sj.id)
+        .fetch_all(pool)
+        .await
+    })
+    .unwrap();
+    assert_eq!(sun, vec![(Some(1232), Some(1263))]);
+
+    // The veil-of-darkness test matches R's glm on SOPP's cells.
+    let cells = store::vod_cells(&app.db, sj.id, &Scope::default(), "black", "white")
+        .await
+        .unwrap();
+    let vod = analysis::veil_of_darkness(&cells, "black", "white");
+    assert_eq!(vod.stops, 951);
+    assert_eq!(vod.stops_dark, 458);
+    let plain = vod.fits.iter().find(|f| f.form == VodForm::Plain).unwrap();
+    assert_eq!(plain.cells, 84);
+    close(plain.coefficient, 0.028153643515, 1e-6, "coefficient");
+    close(plain.std_error, 0.153626660187, 1e-6, "standard error");
+    close(plain.p_value, 0.854593907033, 1e-6, "p-value");
+    assert!(
+        vod.fits.iter().all(|f| f.form == VodForm::Plain),
+        "no districts in the file: only the plain form"
+    );
+
+    // Importing the same file again adds nothing, and the store does not double.
+    let (_, again) = import_text(&app, &sj, SAN_JOSE, Mapping::sopp(), false).await;
+    assert_eq!((again.rows_inserted, again.rows_duplicate), (0, 22_763));
+    let (stops, imports) = store::counts(&app.db, sj.id).await.unwrap();
+    assert_eq!((stops, imports), (22_763, 2));
+
+    // Both imports are in the audit chain, which is intact.
+    let v = audit::verify(&app.db, sj.id).await.unwrap();
+    assert!(v.is_intact());
+    let n: i64 = lantern::on_db!(&app.db, |pool| {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE agency_id = $1 AND action = 'stops.import'",
+        )
+        .bind(sj.id)
+        .fetch_one(pool)
+        .await
+    })
+    .unwrap();
+    assert_eq!(n, 2);
+});
+
+db_test!(the_district_forms_match_r, |app| {
+    let sj = san_jose(&app).await;
+    let text = with_quadrant_districts(SAN_JOSE);
+    let (_, report) = import_text(&app, &sj, &text, Mapping::sopp(), false).await;
+    assert_eq!(report.rows_inserted, 22_763);
+    let cells = store::vod_cells(&app.db, sj.id, &Scope::default(), "black", "white")
+        .await
+        .unwrap();
+    let vod = analysis::veil_of_darkness(&cells, "black", "white");
+    let fit = |form| vod.fits.iter().find(|f| f.form == form).unwrap();
+    close(
+        fit(VodForm::Plain).coefficient,
+        0.028153643515,
+        1e-6,
+        "plain",
+    );
+    let d = fit(VodForm::District);
+    assert_eq!(d.cells, 321);
+    close(d.coefficient, 0.052386582393, 1e-6, "district coefficient");
+    close(d.std_error, 0.155186236122, 1e-6, "district se");
+    let i = fit(VodForm::Interaction);
+    close(
+        i.coefficient,
+        0.020500218364,
+        1e-6,
+        "interaction coefficient",
+    );
+    close(i.std_error, 0.158400864602, 1e-6, "interaction se");
+});
+
+db_test!(
+    an_invalid_row_rejects_the_whole_file_unless_skipped,
+    |app| {
+        let sj = san_jose(&app).await;
+        let text = "date,time,subject_race,search_conducted,contraband_found\n\
+                2017-01-02,10:00:00,white,FALSE,NA\n\
+                2017-01-02,10:05:00,black,TRUE,FALSE\n\
+                2017-02-30,10:06:00,black,TRUE,FALSE\n\
+                2017-01-03,11:00:00,purple,FALSE,NA\n\
+                2017-01-04,12:00:00,hispanic,yes,NA\n";
+        let (id, report) = import_text(&app, &sj, text, Mapping::sopp(), false).await;
+        assert!(report.rejected);
+        assert_eq!((report.rows_read, report.rows_invalid), (5, 3));
+        let named: Vec<String> = report.errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            named,
+            [
+                "line 4, column date: \"2017-02-30\" is not a date (expected YYYY-MM-DD)",
+                "line 5, column subject_race: \"purple\" is not one of white, black, hispanic, asian/pacific islander, other, unknown",
+                "line 6, column search_conducted: \"yes\" is not yes or no (expected one of TRUE/true/T/1 or FALSE/false/F/0)",
+            ]
+        );
+        let (stops, _) = store::counts(&app.db, sj.id).await.unwrap();
+        assert_eq!(stops, 0, "nothing written");
+        let n: i64 = lantern::on_db!(&app.db, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM stops WHERE agency_id = $1")
+                .bind(sj.id)
+                .fetch_one(pool)
+                .await
+        })
+        .unwrap();
+        assert_eq!(n, 0);
+        let stored = store::import(&app.db, sj.id, id).await.unwrap().unwrap();
+        assert_eq!(stored.status, "failed");
+        assert_eq!(stored.parsed_report().unwrap().errors.len(), 3);
+
+        let (_, report) = import_text(&app, &sj, text, Mapping::sopp(), true).await;
+        assert!(!report.rejected);
+        assert_eq!((report.rows_inserted, report.rows_invalid), (2, 3));
+        let cells = store::cells(&app.db, sj.id, &Scope::default())
+            .await
+            .unwrap();
+        let totals = analysis::totals_by_group(&cells);
+        let black = totals.iter().find(|t| t.group == "black").unwrap();
+        assert_eq!(
+            (
+                black.stops,
+                black.searches,
+                black.searches_with_outcome,
+                black.hits
+            ),
+            (1, 1, 1, 0)
+        );
+
+        // A file that does not fit the format at all is an error naming the problem.
+        let err = import_now(
+            &app.db,
+            &sj,
+            "bad.csv",
+            Box::new(std::io::Cursor::new(
+                b"when,race\n2017-01-01,white\n".to_vec(),
+            )),
+            Mapping::sopp(),
+            false,
+            Actor::System("test"),
+            app.clock.unix(),
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("no column \"date\""), "{err}");
+    }
+);
+
+db_test!(a_mapping_file_reads_another_schema, |app| {
+    let sj = san_jose(&app).await;
+    let mapping = Mapping::from_toml(
+        r#"
+        name = "Metro RMS"
+        date_format = "%m/%d/%Y"
+        time_format = "%H%M"
+        true_values = ["Y"]
+        false_values = ["N"]
+        [columns]
+        source_id = "INCIDENT"
+        date = "STOP_DATE"
+        time = "HHMM"
+        subject_race = "RACE"
+        district = "BEAT"
+        search_conducted = "SRCH"
+        contraband_found = "FOUND"
+        [values.subject_race]
+        W = "white"
+        B = "black"
+        H = "hispanic"
+        "#,
+    )
+    .unwrap_err();
+    // `source_id` is not a field name: the SOPP name is raw_row_number.
+    assert!(mapping.contains("source_id"), "{mapping}");
+    let mapping = Mapping::from_toml(
+        r#"
+        name = "Metro RMS"
+        date_format = "%m/%d/%Y"
+        time_format = "%H%M"
+        true_values = ["Y"]
+        false_values = ["N"]
+        [columns]
+        raw_row_number = "INCIDENT"
+        date = "STOP_DATE"
+        time = "HHMM"
+        subject_race = "RACE"
+        district = "BEAT"
+        search_conducted = "SRCH"
+        contraband_found = "FOUND"
+        [values.subject_race]
+        W = "white"
+        B = "black"
+        H = "hispanic"
+        "#,
+    )
+    .unwrap();
+    let text = "INCIDENT,STOP_DATE,HHMM,RACE,BEAT,SRCH,FOUND,NOTES\n\
+                A1,06/27/2017,2107,B,12,Y,N,x\n\
+                A2,06/27/2017,2108,W,12,Y,Y,y\n\
+                A3,06/28/2017,0930,H,14,N,,z\n";
+    let (_, report) = import_text(&app, &sj, text, mapping.clone(), false).await;
+    assert_eq!(report.rows_inserted, 3, "{:?}", report.errors);
+    assert_eq!(report.ignored_columns, vec!["NOTES".to_string()]);
+    let scope = Scope {
+        district: "12".into(),
+        ..Default::default()
+    };
+    let cells = store::cells(&app.db, sj.id, &scope).await.unwrap();
+    assert_eq!(cells.len(), 2);
+    assert!(
+        cells
+            .iter()
+            .all(|c| c.month == "2017-06" && c.searches == 1)
+    );
+    // The source ids make a re-import with one corrected row skip the two it already has.
+    let text2 = "INCIDENT,STOP_DATE,HHMM,RACE,BEAT,SRCH,FOUND,NOTES\n\
+                 A1,06/27/2017,2107,B,12,Y,N,x\n\
+                 A2,06/27/2017,2108,W,12,Y,Y,y\n\
+                 A4,06/29/2017,1200,W,14,N,,\n";
+    let (_, report) = import_text(&app, &sj, text2, mapping, false).await;
+    assert_eq!((report.rows_inserted, report.rows_duplicate), (1, 2));
+});
+
+db_test!(population_benchmarks_import_from_the_census_table, |app| {
+    let sj = san_jose(&app).await;
+    let margins = population::parse_acs_b03002(ACS, "06085", "agency").unwrap();
+    population::store(
+        &app.db,
+        &sj,
+        &margins,
+        &Actor::System("test"),
+        app.clock.unix(),
+    )
+    .await
+    .unwrap();
+    let m = store::race_margin(&app.db, sj.id, "agency").await.unwrap();
+    let get = |r: &str| m.iter().find(|(c, _, _)| c == r).unwrap().1;
+    // Santa Clara County, ACS 2017 5-year: NH White, NH Black, Hispanic, NH Asian + NHPI,
+    // and NH AIAN + some other + two or more; the five add up to the county total.
+    assert_eq!(get("white"), 622_266);
+    assert_eq!(get("black"), 45_479);
+    assert_eq!(get("hispanic"), 498_253);
+    assert_eq!(get("asian/pacific islander"), 667_561 + 6_264);
+    assert_eq!(get("other"), 3_104 + 4_509 + 63_790);
+    assert_eq!(m.iter().map(|(_, p, _)| p).sum::<i64>(), 1_911_226);
+    assert!(m[0].2.contains("Santa Clara County"));
+    assert!(population::parse_acs_b03002(ACS, "99999", "agency").is_err());
+
+    // With stops imported, the benchmark test uses it.
+    import_text(&app, &sj, SAN_JOSE, Mapping::sopp(), false).await;
+    let cells = store::cells(&app.db, sj.id, &Scope::default())
+        .await
+        .unwrap();
+    let totals = analysis::totals_by_group(&cells);
+    let b = analysis::benchmark(&totals, &m, "agency", 55, 10).unwrap();
+    let black = b.rows.iter().find(|r| r.group == "black").unwrap();
+    let want = (1904.0 / 45_479.0) / (2881.0 / 622_266.0);
+    close(
+        black.ratio.unwrap(),
+        want,
+        1e-12,
+        "stops per resident, black over white",
+    );
+    assert!(black.ratio_lower.unwrap() > 8.0);
+});
+
+db_test!(imports_cut_short_by_a_restart_are_marked_failed, |app| {
+    let sj = san_jose(&app).await;
+    let queued = store::create_import(&app.db, sj.id, "a.csv", "sopp", false, None, "queued", 1)
+        .await
+        .unwrap();
+    let (done, _) = import_text(&app, &sj, "date\n2017-01-01\n", Mapping::sopp(), false).await;
+    assert_eq!(
+        store::fail_interrupted_imports(&app.db, 2).await.unwrap(),
+        1
+    );
+    let q = store::import(&app.db, sj.id, queued)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(q.status, "failed");
+    assert!(q.failure().unwrap().contains("server stopped"));
+    let d = store::import(&app.db, sj.id, done).await.unwrap().unwrap();
+    assert_eq!(d.status, "done", "finished imports are left alone");
+});
+
+db_test!(analysts_upload_a_file_from_the_stops_page, |app| {
+    use axum::http::{Method, StatusCode};
+    let sj = san_jose(&app).await;
+    let (_, pw) = app
+        .user(&sj, "ana", lantern::platform::accounts::Role::Analyst)
+        .await;
+    let mut c = app.client().signed_in("sanjose", "ana", &pw).await;
+    let page = c.get("/sanjose/staff/stops").await.body;
+    assert!(page.contains("enctype=\"multipart/form-data\""));
+    let token = c.csrf().await;
+    let head: String = SAN_JOSE.lines().take(51).collect::<Vec<_>>().join("\n");
+    let multipart = |parts: &[(&str, Option<&str>, &str)]| {
+        let mut body = String::new();
+        for (name, file, content) in parts {
+            body.push_str("--XyZ\r\n");
+            match file {
+                Some(f) => body.push_str(&format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: text/csv\r\n\r\n"
+                )),
+                None => body.push_str(&format!(
+                    "Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"
+                )),
+            }
+            body.push_str(content);
+            body.push_str("\r\n");
+        }
+        body.push_str("--XyZ--\r\n");
+        body.into_bytes()
+    };
+    let url = format!("/sanjose/staff/stops/imports?csrf={token}");
+    let r = c
+        .request(
+            Method::POST,
+            &url,
+            Some((
+                "multipart/form-data; boundary=XyZ",
+                multipart(&[
+                    ("file", Some("sj50.csv"), &head),
+                    ("skip_invalid", None, "1"),
+                ]),
+            )),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let report_url = r.location().unwrap().to_string();
+    let id: i64 = report_url.rsplit('/').next().unwrap().parse().unwrap();
+    let mut status = String::new();
+    for _ in 0..200 {
+        status = store::import(&app.db, sj.id, id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status;
+        if status == "done" || status == "failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(status, "done");
+    let page = c.get(&report_url).await.body;
+    assert!(page.contains("sj50.csv"), "the report page names the file");
+    let stored = store::import(&app.db, sj.id, id).await.unwrap().unwrap();
+    assert_eq!((stored.rows_inserted, stored.skip_invalid), (50, true));
+    // No file: a clear error; no CSRF token: refused.
+    let r = c
+        .request(
+            Method::POST,
+            &url,
+            Some((
+                "multipart/form-data; boundary=XyZ",
+                multipart(&[("skip_invalid", None, "1")]),
+            )),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Choose a CSV file"));
+    let r = c
+        .request(
+            Method::POST,
+            "/sanjose/staff/stops/imports",
+            Some((
+                "multipart/form-data; boundary=XyZ",
+                multipart(&[("file", Some("x.csv"), &head)]),
+            )),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+});
