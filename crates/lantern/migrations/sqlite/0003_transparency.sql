@@ -65,21 +65,56 @@ CREATE TABLE stops (
 CREATE UNIQUE INDEX stops_row_key ON stops (agency_id, row_key);
 CREATE INDEX stops_import ON stops (agency_id, import_id);
 
--- The analysis store: counts by month, district, stop type and race, added to by each import
--- in the same transaction as its stops, so pages and the API never scan the stops.
+-- The analysis store, added to by each import in the same transaction as its stops, so pages
+-- and the API never scan the stops:
+--   stop_cells    counts by month, district, stop type, race, sex and age group;
+--   stop_days     stops with a clock time per date (and district, type, race), with that
+--                 date's dusk: the veil-of-darkness window is the range of dusk over the dates;
+--   stop_minutes  stops by minute of the day, year, district, type, race and light (0 light,
+--                 1 dark; stops in the twilight between sunset and dusk are not counted).
+-- Discretionary searches are those whose basis is not 'other' (SOPP's code for searches
+-- incident to arrest, inventories and warrants); a search of unrecorded basis counts as one.
+-- subject_sex and age_group are '' when the record did not say.
 CREATE TABLE stop_cells (
-    agency_id             INTEGER NOT NULL REFERENCES agencies (id),
-    month                 TEXT NOT NULL,
-    district              TEXT NOT NULL,
-    stop_type             TEXT NOT NULL,
-    subject_race          TEXT NOT NULL,
-    stops                 INTEGER NOT NULL,
-    searches              INTEGER NOT NULL,
-    searches_with_outcome INTEGER NOT NULL,
-    hits                  INTEGER NOT NULL,
-    frisks                INTEGER NOT NULL,
-    arrests               INTEGER NOT NULL,
-    citations             INTEGER NOT NULL,
-    warnings              INTEGER NOT NULL,
-    PRIMARY KEY (agency_id, month, district, stop_type, subject_race)
+    agency_id              INTEGER NOT NULL REFERENCES agencies (id),
+    month                  TEXT NOT NULL,
+    district               TEXT NOT NULL,
+    stop_type              TEXT NOT NULL,
+    subject_race           TEXT NOT NULL,
+    subject_sex            TEXT NOT NULL,
+    age_group              TEXT NOT NULL,
+    stops                  INTEGER NOT NULL,
+    searches               INTEGER NOT NULL,
+    searches_with_outcome  INTEGER NOT NULL,
+    hits                   INTEGER NOT NULL,
+    discretionary_searches INTEGER NOT NULL,
+    discretionary_hits     INTEGER NOT NULL,
+    frisks                 INTEGER NOT NULL,
+    arrests                INTEGER NOT NULL,
+    citations              INTEGER NOT NULL,
+    warnings               INTEGER NOT NULL,
+    PRIMARY KEY (agency_id, month, district, stop_type, subject_race, subject_sex, age_group)
+);
+
+CREATE TABLE stop_days (
+    agency_id    INTEGER NOT NULL REFERENCES agencies (id),
+    stop_date    TEXT NOT NULL,
+    district     TEXT NOT NULL,
+    stop_type    TEXT NOT NULL,
+    subject_race TEXT NOT NULL,
+    dusk_minute  INTEGER NOT NULL,
+    stops        INTEGER NOT NULL,
+    PRIMARY KEY (agency_id, stop_date, district, stop_type, subject_race)
+);
+
+CREATE TABLE stop_minutes (
+    agency_id    INTEGER NOT NULL REFERENCES agencies (id),
+    stop_minute  INTEGER NOT NULL,
+    year         TEXT NOT NULL,
+    district     TEXT NOT NULL,
+    stop_type    TEXT NOT NULL,
+    subject_race TEXT NOT NULL,
+    is_dark      INTEGER NOT NULL,
+    stops        INTEGER NOT NULL,
+    PRIMARY KEY (agency_id, stop_minute, year, district, stop_type, subject_race, is_dark)
 );

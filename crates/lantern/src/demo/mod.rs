@@ -11,8 +11,8 @@ use crate::platform::db::Db;
 
 pub mod agency;
 mod names;
-pub mod surveys;
 pub mod stops;
+pub mod surveys;
 
 pub use agency::{ACCOUNTS, SLUG};
 

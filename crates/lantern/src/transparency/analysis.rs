@@ -4,7 +4,8 @@
 //!   ratio's log-scale (Katz) interval. Residential population is a weak benchmark (who drives
 //!   where is not who lives there), so the page says so.
 //! - **Rates**: search rate (searches per stop), hit rate (contraband found per search with a
-//!   recorded result: SOPP's outcome test), arrest and citation rates; each with a Wilson
+//!   recorded result, among discretionary searches: SOPP's outcome test, pooled and per
+//!   district), frisk, arrest, citation and warning rates; each with a Wilson
 //!   interval, the ratio to White with its Katz interval and a two-sided test of ratio = 1,
 //!   Benjamini–Hochberg-adjusted across the groups of one table.
 //! - **Veil of darkness**: SOPP's test (`lib/veil_of_darkness.R` of the Stanford Open Policing
@@ -170,8 +171,12 @@ pub struct GroupTotals {
     pub searches: i64,
     pub searches_with_outcome: i64,
     pub hits: i64,
+    pub discretionary_searches: i64,
+    pub discretionary_hits: i64,
+    pub frisks: i64,
     pub arrests: i64,
     pub citations: i64,
+    pub warnings: i64,
 }
 
 pub fn totals_by_group(cells: &[Cell]) -> Vec<GroupTotals> {
@@ -193,8 +198,12 @@ pub fn totals_by_group(cells: &[Cell]) -> Vec<GroupTotals> {
         t.searches += c.searches;
         t.searches_with_outcome += c.searches_with_outcome;
         t.hits += c.hits;
+        t.discretionary_searches += c.discretionary_searches;
+        t.discretionary_hits += c.discretionary_hits;
+        t.frisks += c.frisks;
         t.arrests += c.arrests;
         t.citations += c.citations;
+        t.warnings += c.warnings;
     }
     out
 }
@@ -345,6 +354,7 @@ pub fn benchmark(
 
 pub const SEARCH_CAUTION: &str = "A higher search rate can reflect different circumstances of stops as well as different treatment. Compare with the hit rates: searches of a group that find contraband less often suggest a lower bar for searching that group.";
 pub const HIT_CAUTION: &str = "The outcome test compares how often searches find contraband. Lower hit rates for a group suggest officers search that group on less evidence, but hit rates can differ for other reasons too (infra-marginality): treat a difference as a reason to look closer, not as proof.";
+pub const FRISK_CAUTION: &str = "Frisks are pat-downs for weapons; agencies record them differently, and many files leave them out. Compare groups within one agency, not across agencies.";
 pub const ARREST_CAUTION: &str = "Arrest and citation rates depend on what the stop found and on the law, not only on the officer's choice.";
 
 /// The rate tables of the analysis page.
@@ -364,15 +374,16 @@ pub fn rate_tables(totals: &[GroupTotals], threshold: i64) -> Vec<RateTable> {
         ),
         rate_table(
             &groups()
-                .map(|t| (t.group.clone(), t.hits, t.searches_with_outcome))
+                .map(|t| (t.group.clone(), t.frisks, t.stops))
                 .collect::<Vec<_>>(),
             threshold,
-            "hit",
-            "Hit rate (outcome test)",
-            "Searches finding contraband",
-            "Searches with a recorded result",
-            HIT_CAUTION,
+            "frisk",
+            "Frisk rate",
+            "Frisks",
+            "Stops",
+            FRISK_CAUTION,
         ),
+        hit_table(&groups().cloned().collect::<Vec<_>>(), threshold),
         rate_table(
             &groups()
                 .map(|t| (t.group.clone(), t.arrests, t.stops))
@@ -395,7 +406,76 @@ pub fn rate_tables(totals: &[GroupTotals], threshold: i64) -> Vec<RateTable> {
             "Stops",
             ARREST_CAUTION,
         ),
+        rate_table(
+            &groups()
+                .map(|t| (t.group.clone(), t.warnings, t.stops))
+                .collect::<Vec<_>>(),
+            threshold,
+            "warning",
+            "Warning rate",
+            "Warnings",
+            "Stops",
+            ARREST_CAUTION,
+        ),
     ]
+}
+
+/// The outcome test: hit rates of discretionary searches (those not incident to arrest, an
+/// inventory or a warrant) with a recorded result.
+fn hit_table(totals: &[GroupTotals], threshold: i64) -> RateTable {
+    rate_table(
+        &totals
+            .iter()
+            .map(|t| {
+                (
+                    t.group.clone(),
+                    t.discretionary_hits,
+                    t.discretionary_searches,
+                )
+            })
+            .collect::<Vec<_>>(),
+        threshold,
+        "hit",
+        "Hit rate of discretionary searches (outcome test)",
+        "Searches finding contraband",
+        "Discretionary searches with a recorded result",
+        HIT_CAUTION,
+    )
+}
+
+/// The outcome test in one district.
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct DistrictOutcome {
+    pub district: String,
+    pub table: RateTable,
+}
+
+/// The outcome test district by district, as SOPP shows it beside the pooled rates (the pooled
+/// table is the sum over districts, [`rate_tables`]' `hit`). Each district's groups are
+/// compared with White subjects of the same district.
+pub fn outcome_by_district(cells: &[Cell], threshold: i64) -> Vec<DistrictOutcome> {
+    let mut districts: Vec<&str> = cells.iter().map(|c| c.district.as_str()).collect();
+    districts.sort_unstable();
+    districts.dedup();
+    districts
+        .into_iter()
+        .map(|d| {
+            let in_district: Vec<Cell> =
+                cells.iter().filter(|c| c.district == d).cloned().collect();
+            let totals: Vec<GroupTotals> = totals_by_group(&in_district)
+                .into_iter()
+                .filter(|t| GROUPS.contains(&t.group.as_str()))
+                .collect();
+            DistrictOutcome {
+                district: if d.is_empty() {
+                    "(not recorded)".into()
+                } else {
+                    d.to_string()
+                },
+                table: hit_table(&totals, threshold),
+            }
+        })
+        .collect()
 }
 
 /// The three model forms of the veil-of-darkness test.

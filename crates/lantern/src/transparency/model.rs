@@ -180,6 +180,10 @@ pub struct Cell {
     pub searches: i64,
     pub searches_with_outcome: i64,
     pub hits: i64,
+    /// Searches whose basis is not `other` (incident to arrest, inventory, warrant), with a
+    /// recorded result; a search of unrecorded basis counts as discretionary.
+    pub discretionary_searches: i64,
+    pub discretionary_hits: i64,
     pub frisks: i64,
     pub arrests: i64,
     pub citations: i64,

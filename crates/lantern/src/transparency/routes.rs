@@ -12,7 +12,7 @@ use axum::routing::get;
 use crate::platform::audit::{self, Event};
 use crate::platform::error::{AppError, AppResult};
 use crate::transparency::analysis::{self, Benchmark, RateTable, Vod};
-use crate::transparency::model::{STOP_TYPES, StopImport};
+use crate::transparency::model::{STOP_TYPES, StopImport, race_label};
 use crate::transparency::store::{self, Scope};
 use crate::web::charts::{Bar, BarChart, number, percent};
 use crate::web::ctx::Ctx;
@@ -61,6 +61,8 @@ pub struct AnalysisResult {
     pub stops: i64,
     pub benchmark: Option<Benchmark>,
     pub rates: Vec<RateTable>,
+    /// The outcome test district by district (the pooled test is the `hit` table of `rates`).
+    pub outcome_by_district: Vec<analysis::DistrictOutcome>,
 }
 
 pub async fn compute_analysis(
@@ -86,6 +88,7 @@ pub async fn compute_analysis(
         stops: totals.iter().map(|t| t.stops).sum(),
         benchmark: analysis::benchmark(&totals, &population, geography, months.len(), threshold),
         rates: analysis::rate_tables(&totals, threshold),
+        outcome_by_district: analysis::outcome_by_district(&cells, threshold),
     })
 }
 
@@ -418,7 +421,42 @@ struct AnalysisPage<'a> {
     threshold: i64,
     benchmark: Option<ShownBenchmark>,
     tables: Vec<ShownTable>,
+    districts_outcome: ShownDistricts,
     query: String,
+}
+
+/// The outcome test by district as one table: a row per district, a column per group.
+struct ShownDistricts {
+    groups: Vec<String>,
+    rows: Vec<(String, Vec<String>)>,
+}
+
+fn show_districts(d: &[analysis::DistrictOutcome], threshold: i64) -> ShownDistricts {
+    let groups = analysis::GROUPS.iter().map(|g| race_label(g)).collect();
+    let rows = d
+        .iter()
+        .map(|o| {
+            let cells = analysis::GROUPS
+                .iter()
+                .map(|g| match o.table.rows.iter().find(|r| r.group == *g) {
+                    Some(r) if r.suppressed => suppressed_text(threshold),
+                    Some(r) => match (r.rate, r.rate_lower, r.rate_upper, r.denominator) {
+                        (Some(x), Some(l), Some(u), Some(n)) => format!(
+                            "{} ({} – {}), n = {}",
+                            percent(x),
+                            percent(l),
+                            percent(u),
+                            thousands(n)
+                        ),
+                        _ => "no searches".into(),
+                    },
+                    None => "—".into(),
+                })
+                .collect();
+            (o.district.clone(), cells)
+        })
+        .collect();
+    ShownDistricts { groups, rows }
 }
 
 fn query_of(scope: &Scope) -> String {
@@ -456,6 +494,7 @@ async fn analysis_page(
             .iter()
             .map(|t| show_table(t, threshold))
             .collect(),
+        districts_outcome: show_districts(&result.outcome_by_district, threshold),
     })
 }
 
@@ -587,10 +626,19 @@ pub async fn export_csv(
                     .map(String::from)
                     .collect(),
             );
-            for t in &r.rates {
+            let by_district = r
+                .outcome_by_district
+                .iter()
+                .map(|d| (format!("hit_by_district:{}", d.district), &d.table));
+            for (key, t) in r
+                .rates
+                .iter()
+                .map(|t| (t.key.clone(), t))
+                .chain(by_district)
+            {
                 for row in &t.rows {
                     line(vec![
-                        t.key.clone(),
+                        key.clone(),
                         row.group.clone(),
                         int(row.numerator),
                         int(row.denominator),
@@ -667,7 +715,7 @@ pub async fn export_csv(
         "cells.csv" => {
             let cells = store::cells(&state.db, agency.id, scope).await?;
             line(
-                "month,district,stop_type,subject_race,stops,searches,searches_with_outcome,hits,frisks,arrests,citations,warnings"
+                "month,district,stop_type,subject_race,stops,searches,searches_with_outcome,hits,discretionary_searches_with_outcome,discretionary_hits,frisks,arrests,citations,warnings"
                     .split(',')
                     .map(String::from)
                     .collect(),
@@ -689,6 +737,8 @@ pub async fn export_csv(
                     s(c.searches),
                     s(c.searches_with_outcome),
                     s(c.hits),
+                    s(c.discretionary_searches),
+                    s(c.discretionary_hits),
                     s(c.frisks),
                     s(c.arrests),
                     s(c.citations),

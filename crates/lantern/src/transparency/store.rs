@@ -308,44 +308,92 @@ pub async fn insert_stops(
     })
 }
 
-/// Adds the stops of one import to the analysis store (same transaction as the stops).
+/// The age group of `subject_age`, in SQL, as the analysis store keeps it.
+const AGE_GROUP_SQL: &str = "CASE WHEN subject_age IS NULL THEN '' \
+     WHEN subject_age < 18 THEN 'under 18' WHEN subject_age < 25 THEN '18-24' \
+     WHEN subject_age < 35 THEN '25-34' WHEN subject_age < 45 THEN '35-44' \
+     WHEN subject_age < 55 THEN '45-54' WHEN subject_age < 65 THEN '55-64' ELSE '65 and over' END";
+
+/// The age groups of the analysis store, youngest first.
+pub const AGE_GROUPS: [&str; 7] = [
+    "under 18",
+    "18-24",
+    "25-34",
+    "35-44",
+    "45-54",
+    "55-64",
+    "65 and over",
+];
+
+/// Adds the stops of one import to the analysis store (same transaction as the stops): the
+/// counts of `stop_cells`, and the dates and minutes the veil-of-darkness test reads.
 pub async fn add_cells_of_import(
     tx: &mut Tx,
     agency_id: i64,
     import_id: i64,
 ) -> Result<(), sqlx::Error> {
-    on_tx!(tx, |c| {
-        sqlx::query(
-            "INSERT INTO stop_cells (agency_id, month, district, stop_type, subject_race, stops, searches, \
-                 searches_with_outcome, hits, frisks, arrests, citations, warnings) \
-             SELECT agency_id, substr(stop_date, 1, 7), COALESCE(district, ''), COALESCE(stop_type, ''), \
-                 COALESCE(subject_race, 'unknown'), COUNT(*), \
-                 SUM(CASE WHEN search_conducted THEN 1 ELSE 0 END), \
-                 SUM(CASE WHEN search_conducted AND contraband_found IS NOT NULL THEN 1 ELSE 0 END), \
-                 SUM(CASE WHEN search_conducted AND contraband_found THEN 1 ELSE 0 END), \
-                 SUM(CASE WHEN frisk_performed THEN 1 ELSE 0 END), \
-                 SUM(CASE WHEN arrest_made OR outcome = 'arrest' THEN 1 ELSE 0 END), \
-                 SUM(CASE WHEN citation_issued OR outcome = 'citation' THEN 1 ELSE 0 END), \
-                 SUM(CASE WHEN warning_issued OR outcome = 'warning' THEN 1 ELSE 0 END) \
-             FROM stops WHERE agency_id = $1 AND import_id = $2 \
-             GROUP BY agency_id, substr(stop_date, 1, 7), COALESCE(district, ''), COALESCE(stop_type, ''), \
-                 COALESCE(subject_race, 'unknown') \
-             ON CONFLICT (agency_id, month, district, stop_type, subject_race) DO UPDATE SET \
-                 stops = stop_cells.stops + excluded.stops, \
-                 searches = stop_cells.searches + excluded.searches, \
-                 searches_with_outcome = stop_cells.searches_with_outcome + excluded.searches_with_outcome, \
-                 hits = stop_cells.hits + excluded.hits, \
-                 frisks = stop_cells.frisks + excluded.frisks, \
-                 arrests = stop_cells.arrests + excluded.arrests, \
-                 citations = stop_cells.citations + excluded.citations, \
-                 warnings = stop_cells.warnings + excluded.warnings",
-        )
-        .bind(agency_id)
-        .bind(import_id)
-        .execute(&mut **c)
-        .await
-        .map(|_| ())
-    })
+    let cells = format!(
+        "INSERT INTO stop_cells (agency_id, month, district, stop_type, subject_race, subject_sex, age_group, \
+             stops, searches, searches_with_outcome, hits, discretionary_searches, discretionary_hits, \
+             frisks, arrests, citations, warnings) \
+         SELECT agency_id, substr(stop_date, 1, 7), COALESCE(district, ''), COALESCE(stop_type, ''), \
+             COALESCE(subject_race, 'unknown'), COALESCE(subject_sex, ''), {AGE_GROUP_SQL}, COUNT(*), \
+             SUM(CASE WHEN search_conducted THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN search_conducted AND contraband_found IS NOT NULL THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN search_conducted AND contraband_found THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN search_conducted AND contraband_found IS NOT NULL \
+                      AND COALESCE(search_basis, '') <> 'other' THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN search_conducted AND contraband_found \
+                      AND COALESCE(search_basis, '') <> 'other' THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN frisk_performed THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN arrest_made OR outcome = 'arrest' THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN citation_issued OR outcome = 'citation' THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN warning_issued OR outcome = 'warning' THEN 1 ELSE 0 END) \
+         FROM stops WHERE agency_id = $1 AND import_id = $2 \
+         GROUP BY agency_id, substr(stop_date, 1, 7), COALESCE(district, ''), COALESCE(stop_type, ''), \
+             COALESCE(subject_race, 'unknown'), COALESCE(subject_sex, ''), {AGE_GROUP_SQL} \
+         ON CONFLICT (agency_id, month, district, stop_type, subject_race, subject_sex, age_group) DO UPDATE SET \
+             stops = stop_cells.stops + excluded.stops, \
+             searches = stop_cells.searches + excluded.searches, \
+             searches_with_outcome = stop_cells.searches_with_outcome + excluded.searches_with_outcome, \
+             hits = stop_cells.hits + excluded.hits, \
+             discretionary_searches = stop_cells.discretionary_searches + excluded.discretionary_searches, \
+             discretionary_hits = stop_cells.discretionary_hits + excluded.discretionary_hits, \
+             frisks = stop_cells.frisks + excluded.frisks, \
+             arrests = stop_cells.arrests + excluded.arrests, \
+             citations = stop_cells.citations + excluded.citations, \
+             warnings = stop_cells.warnings + excluded.warnings"
+    );
+    const DAYS: &str = "INSERT INTO stop_days (agency_id, stop_date, district, stop_type, subject_race, dusk_minute, stops) \
+         SELECT agency_id, stop_date, COALESCE(district, ''), COALESCE(stop_type, ''), \
+             COALESCE(subject_race, 'unknown'), MIN(dusk_minute), COUNT(*) \
+         FROM stops WHERE agency_id = $1 AND import_id = $2 \
+             AND stop_minute IS NOT NULL AND dusk_minute IS NOT NULL \
+         GROUP BY agency_id, stop_date, COALESCE(district, ''), COALESCE(stop_type, ''), \
+             COALESCE(subject_race, 'unknown') \
+         ON CONFLICT (agency_id, stop_date, district, stop_type, subject_race) DO UPDATE SET \
+             stops = stop_days.stops + excluded.stops";
+    const MINUTES: &str = "INSERT INTO stop_minutes (agency_id, stop_minute, year, district, stop_type, subject_race, is_dark, stops) \
+         SELECT agency_id, stop_minute, substr(stop_date, 1, 4), COALESCE(district, ''), COALESCE(stop_type, ''), \
+             COALESCE(subject_race, 'unknown'), CASE WHEN stop_minute >= dusk_minute THEN 1 ELSE 0 END, COUNT(*) \
+         FROM stops WHERE agency_id = $1 AND import_id = $2 \
+             AND stop_minute IS NOT NULL AND dusk_minute IS NOT NULL \
+             AND NOT (stop_minute >= sunset_minute AND stop_minute <= dusk_minute) \
+         GROUP BY agency_id, stop_minute, substr(stop_date, 1, 4), COALESCE(district, ''), COALESCE(stop_type, ''), \
+             COALESCE(subject_race, 'unknown'), CASE WHEN stop_minute >= dusk_minute THEN 1 ELSE 0 END \
+         ON CONFLICT (agency_id, stop_minute, year, district, stop_type, subject_race, is_dark) DO UPDATE SET \
+             stops = stop_minutes.stops + excluded.stops";
+    for sql in [cells.as_str(), DAYS, MINUTES] {
+        on_tx!(tx, |c| {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(agency_id)
+                .bind(import_id)
+                .execute(&mut **c)
+                .await
+                .map(|_| ())
+        })?;
+    }
+    Ok(())
 }
 
 /// Which part of the stops an analysis looks at. Empty strings mean "all".
@@ -388,10 +436,17 @@ pub async fn cells(db: &Db, agency_id: i64, scope: &Scope) -> Result<Vec<Cell>, 
     let (from, to) = scope.months();
     on_db!(db, |pool| {
         sqlx::query_as(
-            "SELECT month, district, stop_type, subject_race, stops, searches, searches_with_outcome, hits, \
-                    frisks, arrests, citations, warnings \
+            "SELECT month, district, stop_type, subject_race, \
+                    CAST(SUM(stops) AS BIGINT) AS stops, CAST(SUM(searches) AS BIGINT) AS searches, \
+                    CAST(SUM(searches_with_outcome) AS BIGINT) AS searches_with_outcome, \
+                    CAST(SUM(hits) AS BIGINT) AS hits, \
+                    CAST(SUM(discretionary_searches) AS BIGINT) AS discretionary_searches, \
+                    CAST(SUM(discretionary_hits) AS BIGINT) AS discretionary_hits, \
+                    CAST(SUM(frisks) AS BIGINT) AS frisks, CAST(SUM(arrests) AS BIGINT) AS arrests, \
+                    CAST(SUM(citations) AS BIGINT) AS citations, CAST(SUM(warnings) AS BIGINT) AS warnings \
              FROM stop_cells WHERE agency_id = $1 AND month >= $2 AND month <= $3 \
                AND ($4 = '' OR district = $4) AND ($5 = '' OR stop_type = $5) \
+             GROUP BY month, district, stop_type, subject_race \
              ORDER BY month, district, stop_type, subject_race",
         )
         .bind(agency_id)
@@ -463,6 +518,10 @@ pub struct VodCell {
 /// The veil-of-darkness cells, filtered as SOPP's `veil_of_darkness.R` does (see
 /// `analysis::veil_of_darkness`): the two groups only, stops between the earliest and latest
 /// dusk of the period, minus the twilight between sunset and dusk (both ends included).
+///
+/// Read from the analysis store (`stop_days` for the window, `stop_minutes` for the counts),
+/// which holds exactly what the same filter over the stops would count, so the cost does not
+/// grow with the number of stops.
 pub async fn vod_cells(
     db: &Db,
     agency_id: i64,
@@ -473,10 +532,9 @@ pub async fn vod_cells(
     let (from, to) = scope.dates();
     let bounds: (Option<i64>, Option<i64>) = on_db!(db, |pool| {
         sqlx::query_as(
-            "SELECT MIN(dusk_minute), MAX(dusk_minute) FROM stops \
+            "SELECT CAST(MIN(dusk_minute) AS BIGINT), CAST(MAX(dusk_minute) AS BIGINT) FROM stop_days \
              WHERE agency_id = $1 AND stop_date >= $2 AND stop_date <= $3 \
                AND (subject_race = $4 OR subject_race = $5) \
-               AND stop_minute IS NOT NULL AND dusk_minute IS NOT NULL \
                AND ($6 = '' OR district = $6) AND ($7 = '' OR stop_type = $7)",
         )
         .bind(agency_id)
@@ -492,25 +550,26 @@ pub async fn vod_cells(
     let (Some(lo), Some(hi)) = bounds else {
         return Ok(Vec::new());
     };
+    let (first_year, last_year) = if scope.year.is_empty() {
+        ("0000".to_string(), "9999".to_string())
+    } else {
+        (scope.year.clone(), scope.year.clone())
+    };
     on_db!(db, |pool| {
         sqlx::query_as(
-            "SELECT CAST(CASE WHEN stop_minute >= dusk_minute THEN 1 ELSE 0 END AS BIGINT) AS is_dark, \
-                    CAST(((stop_minute + 2) / 5) * 5 AS BIGINT) AS rounded_minute, \
-                    COALESCE(district, '') AS district, \
-                    CAST(SUM(CASE WHEN subject_race = $4 THEN 1 ELSE 0 END) AS BIGINT) AS n_minority, \
-                    CAST(SUM(CASE WHEN subject_race = $5 THEN 1 ELSE 0 END) AS BIGINT) AS n_majority \
-             FROM stops \
-             WHERE agency_id = $1 AND stop_date >= $2 AND stop_date <= $3 \
+            "SELECT is_dark, CAST(((stop_minute + 2) / 5) * 5 AS BIGINT) AS rounded_minute, district, \
+                    CAST(SUM(CASE WHEN subject_race = $4 THEN stops ELSE 0 END) AS BIGINT) AS n_minority, \
+                    CAST(SUM(CASE WHEN subject_race = $5 THEN stops ELSE 0 END) AS BIGINT) AS n_majority \
+             FROM stop_minutes \
+             WHERE agency_id = $1 AND stop_minute >= $8 AND stop_minute <= $9 \
+               AND year >= $2 AND year <= $3 \
                AND (subject_race = $4 OR subject_race = $5) \
-               AND stop_minute IS NOT NULL AND dusk_minute IS NOT NULL \
                AND ($6 = '' OR district = $6) AND ($7 = '' OR stop_type = $7) \
-               AND stop_minute >= $8 AND stop_minute <= $9 \
-               AND NOT (stop_minute >= sunset_minute AND stop_minute <= dusk_minute) \
              GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
         )
         .bind(agency_id)
-        .bind(&from)
-        .bind(&to)
+        .bind(&first_year)
+        .bind(&last_year)
         .bind(minority)
         .bind(majority)
         .bind(&scope.district)

@@ -519,3 +519,112 @@ db_test!(analysts_upload_a_file_from_the_stops_page, |app| {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 });
+
+/// SOPP's 2017 county tables as cells of the analysis store: each county a district, every
+/// search discretionary (the tables do not say the basis).
+fn county_cells(
+    text: &str,
+    numerator: &str,
+    denominator: &str,
+) -> Vec<lantern::transparency::model::Cell> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (race, location, num, den) = (
+        col("driver_race"),
+        col("location"),
+        col(numerator),
+        col(denominator),
+    );
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            let count = |i: usize| r[i].parse::<f64>().unwrap() as i64;
+            let group = match &r[race] {
+                "White drivers" => "white",
+                "Black drivers" => "black",
+                "Hispanic drivers" => "hispanic",
+                other => panic!("unexpected group {other}"),
+            };
+            let mut c = lantern::transparency::model::Cell {
+                month: "2017-01".into(),
+                district: r[location].to_string(),
+                subject_race: group.into(),
+                ..Default::default()
+            };
+            if numerator == "n_hits" {
+                (c.hits, c.searches_with_outcome) = (count(num), count(den));
+                (c.discretionary_hits, c.discretionary_searches) = (count(num), count(den));
+            } else {
+                (c.searches, c.stops) = (count(num), count(den));
+            }
+            c
+        })
+        .collect()
+}
+
+/// Pooled search and hit rates of SOPP's 2017 national analysis (DESIGN's reference values),
+/// and the per-county hit rates of its outcome test, from SOPP's own county tables.
+#[test]
+fn search_and_hit_rates_match_sopp_2017() {
+    let search = county_cells(
+        include_str!("../data/fig3a_search_rate_county.csv"),
+        "n_searches",
+        "n_stops",
+    );
+    let hits = county_cells(
+        include_str!("../data/fig4a_hit_rate_county.csv"),
+        "n_hits",
+        "n_searches",
+    );
+    let rate = |cells: &[lantern::transparency::model::Cell], key: &str, group: &str| {
+        let totals = analysis::totals_by_group(cells);
+        let tables = analysis::rate_tables(&totals, 10);
+        let t = tables.iter().find(|t| t.key == key).unwrap();
+        t.rows.iter().find(|r| r.group == group).unwrap().clone()
+    };
+    for (group, want) in [("white", 0.0185), ("black", 0.0344), ("hispanic", 0.0374)] {
+        let r = rate(&search, "search", group);
+        assert!(
+            (r.rate.unwrap() - want).abs() < 5e-5,
+            "search {group}: {r:?}"
+        );
+        assert!(r.rate_lower.unwrap() < r.rate.unwrap() && r.rate.unwrap() < r.rate_upper.unwrap());
+    }
+    for (group, want) in [("white", 0.277), ("black", 0.286), ("hispanic", 0.225)] {
+        let r = rate(&hits, "hit", group);
+        assert!((r.rate.unwrap() - want).abs() < 5e-4, "hit {group}: {r:?}");
+    }
+    // SOPP: Hispanic drivers' searches find contraband less often than White drivers'.
+    let h = rate(&hits, "hit", "hispanic");
+    assert!(
+        h.ratio_upper.unwrap() < 1.0 && h.q_value.unwrap() < 0.001,
+        "{h:?}"
+    );
+
+    // District by district, each county's rate is its own hits over its own searches, and
+    // counts under the threshold are withheld.
+    let by_county = analysis::outcome_by_district(&hits, 10);
+    let counties: std::collections::HashSet<&str> =
+        hits.iter().map(|c| c.district.as_str()).collect();
+    assert_eq!(by_county.len(), counties.len());
+    let mut checked = 0;
+    for c in &hits {
+        let d = by_county.iter().find(|d| d.district == c.district).unwrap();
+        let row = d
+            .table
+            .rows
+            .iter()
+            .find(|r| r.group == c.subject_race)
+            .unwrap();
+        if c.discretionary_searches > 0 && c.discretionary_searches < 10 {
+            assert!(row.suppressed && row.rate.is_none(), "{c:?}");
+        } else if c.discretionary_searches >= 10 && c.discretionary_hits >= 10 {
+            let want = c.discretionary_hits as f64 / c.discretionary_searches as f64;
+            assert!((row.rate.unwrap() - want).abs() < 1e-12, "{c:?}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "only {checked} county rates compared");
+}

@@ -65,22 +65,25 @@ async fn check_recovery(db: &lantern::Db, agency: &lantern::platform::agencies::
     // Hispanic subjects, searched on less evidence, are searched more and found with
     // contraband less often, and the outcome test says so.
     let tables = analysis::rate_tables(&totals, agency.small_cell_threshold);
-    let row = |t: usize, g: &str| {
-        tables[t]
+    let row = |key: &str, g: &str| {
+        tables
+            .iter()
+            .find(|t| t.key == key)
+            .unwrap()
             .rows
             .iter()
             .find(|r| r.group == g)
             .unwrap()
             .clone()
     };
-    let hispanic_hits = row(1, "hispanic");
+    let hispanic_hits = row("hit", "hispanic");
     assert!(
         hispanic_hits.ratio_upper.unwrap() < 1.0,
         "{hispanic_hits:?}"
     );
     assert!(hispanic_hits.q_value.unwrap() < 0.01);
     assert!(
-        row(0, "hispanic").ratio_lower.unwrap() > 3.0,
+        row("search", "hispanic").ratio_lower.unwrap() > 3.0,
         "searched far more often"
     );
 
@@ -147,7 +150,10 @@ db_test!(the_analyses_recover_the_demo_effects, |app| {
         .unwrap();
     let totals = analysis::totals_by_group(&cells);
     let tables = analysis::rate_tables(&totals, agency.small_cell_threshold);
-    let hispanic_hits = tables[1]
+    let hispanic_hits = tables
+        .iter()
+        .find(|t| t.key == "hit")
+        .unwrap()
         .rows
         .iter()
         .find(|r| r.group == "hispanic")
@@ -179,7 +185,10 @@ db_test!(the_analyses_recover_the_demo_effects, |app| {
     page.assert_status(StatusCode::OK);
     for text in [
         "Stops against population",
-        "Hit rate (outcome test)",
+        "Hit rate of discretionary searches (outcome test)",
+        "Frisk rate",
+        "Warning rate",
+        "Outcome test by district",
         "Demo census (synthetic)",
         "<svg",
         "Counts from 1 to 9 are withheld",
@@ -222,7 +231,9 @@ db_test!(the_analyses_recover_the_demo_effects, |app| {
         csv.body
             .starts_with("table,group,numerator,denominator,rate,")
     );
-    assert_eq!(csv.body.lines().count(), 1 + 4 * 5);
+    // Six rate tables and the outcome test in each of the six districts, five groups each.
+    assert_eq!(csv.body.lines().count(), 1 + 6 * 5 + 6 * 5);
+    assert_eq!(csv.body.matches("\r\nhit_by_district:").count(), 6 * 5);
     let cells_csv = analyst
         .get("/riverton/staff/stops/export/cells.csv?year=2025")
         .await;
@@ -278,7 +289,17 @@ db_test!(the_analyses_recover_the_demo_effects, |app| {
     r.assert_status(StatusCode::OK);
     let json = r.json();
     assert_eq!(json["scope"]["year"], "2024");
-    assert_eq!(json["rates"][1]["key"], "hit");
+    let keys: Vec<&str> = json["rates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        ["search", "frisk", "hit", "arrest", "citation", "warning"]
+    );
+    assert_eq!(json["outcome_by_district"].as_array().unwrap().len(), 6);
     let r = api.get("/api/v1/stops/darkness").await;
     assert_eq!(r.json()["fits"].as_array().unwrap().len(), 3);
     let api_exports: i64 = lantern::on_db!(&app.db, |pool| {
