@@ -48,8 +48,12 @@ fn rate_tables(bencher: divan::Bencher) {
             searches: 300 + 20 * i as i64,
             searches_with_outcome: 290 + 20 * i as i64,
             hits: 80 + 3 * i as i64,
+            discretionary_searches: 250 + 20 * i as i64,
+            discretionary_hits: 70 + 3 * i as i64,
+            frisks: 150 + 10 * i as i64,
             arrests: 200,
             citations: 5_000,
+            warnings: 3_000,
         })
         .collect();
     bencher.bench(|| analysis::rate_tables(divan::black_box(&totals), 10));
