@@ -13,7 +13,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::platform::db::{Db, Tx};
+use crate::platform::db::{Backend, Db, Tx};
 use crate::{on_db, on_tx};
 
 /// A response ready to store: validated, its answers encoded as JSON.
@@ -241,6 +241,9 @@ async fn insert_responses(tx: &mut Tx, rows: &[&NewResponse]) -> Result<(), sqlx
         "INSERT INTO responses (agency_id, survey_id, version_id, submitted_at, channel, language, status, \
          flag_reason, contact_id, officer_id, source_hash, answers) VALUES ",
     );
+    // SQLite gets positional `?`: sqlx resolves each numbered `$n` by a search over every
+    // parameter of the statement, which is quadratic in the rows of a multi-row insert.
+    let sqlite = tx.backend() == Backend::Sqlite;
     for i in 0..rows.len() {
         if i > 0 {
             sql.push(',');
@@ -250,7 +253,11 @@ async fn insert_responses(tx: &mut Tx, rows: &[&NewResponse]) -> Result<(), sqlx
             if j > 0 {
                 sql.push(',');
             }
-            sql.push_str(&format!("${}", i * COLUMNS + j + 1));
+            if sqlite {
+                sql.push('?');
+            } else {
+                sql.push_str(&format!("${}", i * COLUMNS + j + 1));
+            }
         }
         sql.push(')');
     }
