@@ -1043,15 +1043,14 @@ delivery_test!(
             String,
             String,
             String,
-        ) =
-            lantern::on_db!(&app.db, |pool| {
-                sqlx::query_as(
+        ) = lantern::on_db!(&app.db, |pool| {
+            sqlx::query_as(
             "SELECT phone, email, incident_number, call_type, district, officer_badge FROM contacts"
         )
         .fetch_one(pool)
         .await
-            })
-            .unwrap();
+        })
+        .unwrap();
         assert_eq!(
             row,
             (
@@ -1118,5 +1117,102 @@ delivery_test!(
         to.dedup();
         assert_eq!(to.len(), 12);
         assert!(sms.take().is_empty());
+    }
+);
+
+db_test!(
+    the_demo_has_post_contact_answers_linked_to_contact_events,
+    |app| {
+        let (agency, _) = lantern::demo::ensure(&app.db, 1, crate::helpers::T0)
+            .await
+            .unwrap();
+        let survey: i64 = lantern::on_db!(&app.db, |pool| sqlx::query_scalar(
+            "SELECT id FROM surveys WHERE kind = 'post_contact'"
+        )
+        .fetch_one(pool)
+        .await)
+        .unwrap();
+        assert_eq!(
+            scalar(
+                &app,
+                &format!("SELECT COUNT(*) FROM contacts WHERE survey_id = {survey}")
+            )
+            .await,
+            lantern::demo::contacts::CONTACTS as i64
+        );
+        // Sensitive calls are there, never invited, without contact details.
+        let excluded = scalar(
+        &app,
+        "SELECT COUNT(*) FROM contacts WHERE excluded_reason = 'call_type' AND phone IS NULL AND email IS NULL",
+    )
+    .await;
+        assert!(excluded > 100, "{excluded}");
+        assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) FROM invitations i JOIN contacts c ON c.id = i.contact_id WHERE c.excluded_reason IS NOT NULL"
+        )
+        .await,
+        0
+    );
+        // Contact details only within the retention period; nothing waits to be sent.
+        assert_eq!(
+        scalar(
+            &app,
+            &format!(
+                "SELECT COUNT(*) FROM contacts WHERE (phone IS NOT NULL OR email IS NOT NULL) AND created_at <= {}",
+                crate::helpers::T0 - 30 * DAY
+            )
+        )
+        .await,
+        0
+    );
+        assert_eq!(
+            scalar(
+                &app,
+                "SELECT COUNT(*) FROM invitations WHERE status = 'pending'"
+            )
+            .await,
+            0
+        );
+        // With the demo's own delivery settings a pass has nothing to send or remind.
+        let pass = deliver(&app, &agency).await;
+        assert_eq!((pass.sent, pass.reminded), (0, 0), "{pass:?}");
+        // Answers are linked to their contact event, and break down by call type with the
+        // generated effect: traffic stops below welfare checks.
+        let rows: Vec<(String, String)> = lantern::on_db!(&app.db, |pool| sqlx::query_as(
+        "SELECT c.call_type, r.answers FROM responses r JOIN contacts c ON c.agency_id = r.agency_id AND c.id = r.contact_id \
+         WHERE r.survey_id = $1"
+    )
+    .bind(survey)
+    .fetch_all(pool)
+    .await)
+    .unwrap();
+        assert!(rows.len() > 300, "{} answers", rows.len());
+        let mean = |call_type: &str| {
+            let scores: Vec<f64> = rows
+                .iter()
+                .filter(|(c, _)| c == call_type)
+                .filter_map(|(_, a)| {
+                    serde_json::from_str::<serde_json::Value>(a).unwrap()["overall"].as_f64()
+                })
+                .collect();
+            scores.iter().sum::<f64>() / scores.len() as f64
+        };
+        assert!(mean("Traffic stop") + 1.0 < mean("Welfare check"));
+        let (_, pw) = app.user(&agency, "ana2", Role::Analyst).await;
+        let mut analyst = app.client().signed_in("riverton", "ana2", &pw).await;
+        let by_call_type = analyst
+            .get(&format!(
+                "/riverton/staff/surveys/{survey}/results?by=call_type"
+            ))
+            .await;
+        by_call_type.assert_status(StatusCode::OK);
+        assert!(by_call_type.body.contains("Welfare check"));
+        let contacts = analyst
+            .get(&format!("/riverton/staff/surveys/{survey}/contacts"))
+            .await;
+        contacts.assert_status(StatusCode::OK);
+        assert!(contacts.body.contains("Excluded call type"));
     }
 );
