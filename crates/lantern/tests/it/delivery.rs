@@ -1216,3 +1216,34 @@ db_test!(
         assert!(contacts.body.contains("Excluded call type"));
     }
 );
+
+db_test!(the_deliver_command_runs_one_pass_for_cron, |app| {
+    app.agency("riverton", "Riverton PD").await;
+    let run = |extra: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lantern"));
+        cmd.args([
+            "surveys",
+            "deliver",
+            "--agency",
+            "riverton",
+            "--database-url",
+            &app.url,
+        ])
+        .env_remove("LANTERN_SMTP_URL")
+        .env_remove("LANTERN_SMS_WEBHOOK_URL")
+        .env("LANTERN_LOG", "off");
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let ok = run(&[]);
+    assert!(ok.status.success(), "{ok:?}");
+    assert!(String::from_utf8_lossy(&ok.stdout).starts_with("0 sent, 0 reminded"));
+    // A mail server URL that cannot work is one clear line, before anything runs.
+    let bad = run(&[("LANTERN_SMTP_URL", "mailto:someone")]);
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("error: LANTERN_SMTP_URL"), "{stderr}");
+});
