@@ -58,6 +58,38 @@ pub struct ServeArgs {
     /// …and then per minute
     #[arg(long, env = "LANTERN_SUBMIT_PER_MINUTE", default_value_t = 30)]
     pub submit_per_minute: u32,
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+}
+
+/// Where post-contact invitations go out. Prefer the environment variables for URLs that
+/// carry a password: flags show in the process list.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DeliveryArgs {
+    /// Mail server for invitations: smtp://HOST:PORT (plain), smtp://USER:PASS@HOST:587?tls=required (STARTTLS) or smtps://USER:PASS@HOST
+    #[arg(long, env = "LANTERN_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Sender of invitation e-mails, e.g. surveys@riverton.example.gov
+    #[arg(long, env = "LANTERN_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// SMS gateway webhook taking a form POST of To and Body, e.g. https://SID:TOKEN@gateway.example/messages
+    #[arg(long, env = "LANTERN_SMS_WEBHOOK_URL")]
+    pub sms_webhook_url: Option<String>,
+    /// Sending number or sender id passed to the gateway as From
+    #[arg(long, env = "LANTERN_SMS_FROM")]
+    pub sms_from: Option<String>,
+}
+
+impl DeliveryArgs {
+    fn config(&self) -> crate::platform::config::DeliveryConfig {
+        let given = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+        crate::platform::config::DeliveryConfig {
+            smtp_url: given(&self.smtp_url),
+            mail_from: given(&self.mail_from),
+            sms_webhook_url: given(&self.sms_webhook_url),
+            sms_from: given(&self.sms_from),
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -107,6 +139,11 @@ pub enum Command {
     Stops {
         #[command(subcommand)]
         command: StopsCommand,
+    },
+    /// Post-contact survey invitations
+    Surveys {
+        #[command(subcommand)]
+        command: SurveysCommand,
     },
     /// Write a consistent copy of a SQLite database (safe while the server runs)
     Backup {
@@ -226,6 +263,24 @@ pub enum StopsCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum SurveysCommand {
+    /// One delivery pass (for cron): send waiting invitations and due reminders, mark expired
+    /// links, erase contact details past the retention period
+    Deliver {
+        /// The agency's slug
+        #[arg(long)]
+        agency: String,
+        /// The address people use, for the links in messages, e.g. https://lantern.example.gov
+        #[arg(long, env = "LANTERN_PUBLIC_URL")]
+        public_url: Option<String>,
+        #[command(flatten)]
+        delivery: DeliveryArgs,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum AuditCommand {
     /// Check every agency's audit chain (or one); exits non-zero and names the first bad row
     Verify {
@@ -271,6 +326,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             command: AuditCommand::Verify { agency, db },
         } => audit_verify(&db.database_url, agency.as_deref()).await,
         Command::Stops { command } => stops(command).await,
+        Command::Surveys { command } => surveys(command).await,
         Command::Backup { path, db } => {
             let db = Db::connect_without_migrating(&db.database_url).await?;
             let bytes = backup::backup(&db, &path).await?;
@@ -287,6 +343,7 @@ fn config_of(database_url: String, serve: &ServeArgs) -> Config {
     config.trust_proxy = serve.trust_proxy;
     config.submit_burst = serve.submit_burst;
     config.submit_per_minute = serve.submit_per_minute;
+    config.delivery = serve.delivery.config();
     config
 }
 
@@ -302,6 +359,7 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
 }
 
 async fn serve_app(db: Db, config: Config) -> anyhow::Result<ExitCode> {
+    crate::surveys::delivery::Transports::check(&config)?;
     let listener = bind(config.bind).await?;
     let base = config.base_url();
     let state = AppState::new(db, config, Clock::system()).await?;
@@ -317,6 +375,7 @@ async fn demo(
     no_serve: bool,
     serve: ServeArgs,
 ) -> anyhow::Result<ExitCode> {
+    crate::surveys::delivery::Transports::check(&config_of(String::new(), &serve))?;
     let listener = if no_serve {
         None
     } else {
@@ -631,6 +690,30 @@ async fn stops(command: StopsCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+async fn surveys(command: SurveysCommand) -> anyhow::Result<ExitCode> {
+    let SurveysCommand::Deliver {
+        agency,
+        public_url,
+        delivery,
+        db,
+    } = command;
+    let mut config = Config::new(db.database_url.clone());
+    config.public_url = public_url;
+    config.delivery = delivery.config();
+    crate::surveys::delivery::Transports::check(&config)?;
+    let db = Db::connect(&db.database_url).await?;
+    let Some(agency) = agencies::by_slug(&db, &agency).await? else {
+        anyhow::bail!("no agency with slug {agency:?} (see lantern agency list)");
+    };
+    let state = AppState::new(db, config, Clock::system()).await?;
+    let pass = crate::surveys::delivery::deliver(&state, &agency).await?;
+    println!("{pass}");
+    for reason in &pass.waiting {
+        eprintln!("waiting: {reason}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn audit_verify(database_url: &str, only: Option<&str>) -> anyhow::Result<ExitCode> {

@@ -10,6 +10,7 @@ use crate::platform::agencies::{self, Agency};
 use crate::platform::db::Db;
 
 pub mod agency;
+pub mod contacts;
 mod names;
 pub mod stops;
 pub mod surveys;
@@ -29,7 +30,8 @@ pub async fn ensure(db: &Db, seed: u64, now: i64) -> anyhow::Result<(Agency, boo
     let mut rng = fastrand::Rng::with_seed(seed);
     let agency = agency::seed(db, &mut rng, now).await?;
     stops::seed(db, &mut rng, &agency, now).await?;
-    surveys::seed(db, &mut rng, &agency, now).await?;
+    let seeded = surveys::seed(db, &mut rng, &agency, now).await?;
+    contacts::seed(db, &mut rng, &agency, &seeded.post_contact, now).await?;
     crate::on_db!(db, |pool| {
         sqlx::query("INSERT INTO instance (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .bind(DEMO_MARKER)

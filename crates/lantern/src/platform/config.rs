@@ -25,6 +25,25 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// Sessions end after this long whatever the activity.
     pub absolute_timeout: Duration,
+    /// Where post-contact invitations are sent from: e-mail, text messages, or neither (they
+    /// then wait, and the staff page says why).
+    pub delivery: DeliveryConfig,
+}
+
+/// Outgoing messages of post-contact surveys.
+#[derive(Clone, Debug, Default)]
+pub struct DeliveryConfig {
+    /// `smtp://host:port` (plain, a relay on the same network), `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtps://user:pass@host` (TLS from the start).
+    pub smtp_url: Option<String>,
+    /// The sender of invitation e-mails, e.g. `surveys@riverton.example.gov` or
+    /// `Riverton Police <surveys@riverton.example.gov>`.
+    pub mail_from: Option<String>,
+    /// An SMS gateway's webhook: a form POST of `To` and `Body` (and `From` when set), with
+    /// basic-auth credentials in the URL when the gateway wants them.
+    pub sms_webhook_url: Option<String>,
+    /// The sending number or sender id, passed as `From`.
+    pub sms_from: Option<String>,
 }
 
 impl Config {
@@ -41,6 +60,7 @@ impl Config {
             submit_per_minute: 30,
             idle_timeout: Duration::from_secs(30 * 60),
             absolute_timeout: Duration::from_secs(12 * 60 * 60),
+            delivery: DeliveryConfig::default(),
         }
     }
 

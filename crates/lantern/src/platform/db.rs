@@ -220,10 +220,18 @@ macro_rules! migrations {
     };
 }
 
-const SQLITE_MIGRATIONS: &[(&str, &str)] =
-    migrations!("sqlite": "0001_platform.sql", "0002_surveys.sql", "0003_transparency.sql");
-const POSTGRES_MIGRATIONS: &[(&str, &str)] =
-    migrations!("postgres": "0001_platform.sql", "0002_surveys.sql", "0003_transparency.sql");
+const SQLITE_MIGRATIONS: &[(&str, &str)] = migrations!("sqlite":
+    "0001_platform.sql",
+    "0002_surveys.sql",
+    "0003_transparency.sql",
+    "0004_delivery.sql",
+);
+const POSTGRES_MIGRATIONS: &[(&str, &str)] = migrations!("postgres":
+    "0001_platform.sql",
+    "0002_surveys.sql",
+    "0003_transparency.sql",
+    "0004_delivery.sql",
+);
 
 fn migrator(backend: Backend) -> Migrator {
     let files = match backend {

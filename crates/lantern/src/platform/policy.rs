@@ -152,6 +152,8 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/{agency}/s/{code}/results", Public),
     rule("GET", "/{agency}/i/{token}", Public),
     rule("POST", "/{agency}/i/{token}", Public),
+    rule("GET", "/{agency}/i/{token}/opt-out", Public),
+    rule("POST", "/{agency}/i/{token}/opt-out", Public),
     rule("GET", "/{agency}/account/surveys", Staff(StaffArea)),
     rule("GET", "/{agency}/account/surveys/{id}", Staff(StaffArea)),
     rule("POST", "/{agency}/account/surveys/{id}", Staff(StaffArea)),
@@ -227,6 +229,37 @@ pub const RULES: &[Rule] = &[
         "/{agency}/staff/surveys/{id}/staff-invitations",
         Staff(ManageSurveys),
     ),
+    // Post-contact invitations: contact events (with phone and e-mail) are for survey managers.
+    rule(
+        "GET",
+        "/{agency}/staff/surveys/{id}/contacts",
+        Staff(ManageSurveys),
+    ),
+    rule(
+        "POST",
+        "/{agency}/staff/surveys/{id}/contacts",
+        Staff(ManageSurveys),
+    ),
+    rule(
+        "POST",
+        "/{agency}/staff/surveys/{id}/contacts/deliver",
+        Staff(ManageSurveys),
+    ),
+    rule(
+        "POST",
+        "/{agency}/staff/surveys/{id}/contacts/retry",
+        Staff(ManageSurveys),
+    ),
+    rule(
+        "GET",
+        "/{agency}/staff/settings/post-contact",
+        Staff(ManageSettings),
+    ),
+    rule(
+        "POST",
+        "/{agency}/staff/settings/post-contact",
+        Staff(ManageSettings),
+    ),
     // Transparency: stop data.
     rule("GET", "/{agency}/staff/stops", Staff(ViewStops)),
     rule("POST", "/{agency}/staff/stops/imports", Staff(ImportStops)),
@@ -261,6 +294,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/stops/darkness", Api(ViewStops)),
     rule("POST", "/api/v1/stops/imports", Api(ImportStops)),
     rule("GET", "/api/v1/stops/imports/{id}", Api(ViewStops)),
+    rule("POST", "/api/v1/contacts", Api(ManageSurveys)),
 ];
 
 /// The rule for a request; HEAD is answered like GET.

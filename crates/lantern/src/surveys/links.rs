@@ -46,6 +46,25 @@ pub fn new_invitation_token() -> (String, String) {
     (token, hash)
 }
 
+/// The token of a post-contact invitation (43 characters, 256 bits): an HMAC of the
+/// invitation's identity under the deployment key. Only its hash is stored, as for any
+/// invitation, yet the delivery worker can make the same link again for a retry or the
+/// reminder, so no copy of the token (plain or encrypted) needs to be kept anywhere.
+///
+/// Why derived rather than random: a random token would have to be sent in the request that
+/// made it or kept somewhere until sent (a durable outbox holding live links), and the
+/// reminder would need either that copy or a fresh token that kills the first message's link.
+/// The cost is that whoever holds the deployment key (it lives in the database's `instance`
+/// table) can compute links, which is no more than what encrypting stored tokens under that
+/// key would give them; such a reader already sees the contact details themselves.
+/// One invitation per contact and survey (a unique index) makes the identity unique.
+pub fn invitation_token(key: &Key, agency_id: i64, survey_id: i64, contact_id: i64) -> String {
+    key.sign(
+        "invitation",
+        format!("{agency_id}:{survey_id}:{contact_id}").as_bytes(),
+    )
+}
+
 pub fn token_hash(token: &str) -> String {
     sha256_hex(token.as_bytes())
 }
@@ -122,6 +141,21 @@ mod tests {
             "another officer"
         );
         assert_eq!(officer_from_token(&key, 3, "42"), None);
+    }
+
+    #[test]
+    fn invitation_tokens_are_long_and_tied_to_their_invitation() {
+        let key = Key::fixed([9; 32]);
+        let t = invitation_token(&key, 1, 2, 3);
+        assert_eq!(t.len(), 43);
+        assert_eq!(
+            t,
+            invitation_token(&key, 1, 2, 3),
+            "the same link every time"
+        );
+        assert_ne!(t, invitation_token(&key, 1, 2, 4));
+        assert_ne!(t, invitation_token(&key, 1, 3, 3));
+        assert_ne!(t, invitation_token(&Key::fixed([8; 32]), 1, 2, 3));
     }
 
     #[test]

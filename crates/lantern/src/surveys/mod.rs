@@ -17,8 +17,11 @@ pub mod aggregate;
 pub mod api;
 pub mod builder;
 pub mod cache;
+pub mod contacts;
+pub mod delivery;
 pub mod employee;
 pub mod export;
+pub mod invitations;
 pub mod links;
 pub mod model;
 pub mod public;
@@ -31,14 +34,15 @@ pub mod themes;
 pub mod writer;
 pub mod xlsform;
 
-/// What the surveys slice keeps running: the writer task, cached results, and the
-/// ballot-stuffing guards.
+/// What the surveys slice keeps running: the writer task, cached results, the
+/// ballot-stuffing guards, and the ways post-contact invitations go out.
 pub struct Runtime {
     pub writer: writer::Writer,
     pub results: cache::ResultsCache,
     pub versions: store::Versions,
     pub bursts: respond::Bursts,
     pub submit_limiter: DefaultKeyedRateLimiter<IpAddr>,
+    pub delivery: delivery::Runtime,
 }
 
 impl Runtime {
@@ -49,6 +53,7 @@ impl Runtime {
             versions: store::Versions::default(),
             bursts: respond::Bursts::default(),
             submit_limiter: respond::submit_limiter(config.submit_per_minute, config.submit_burst),
+            delivery: delivery::Runtime::new(config),
         }
     }
 
@@ -63,6 +68,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(public::router())
         .merge(staff::router())
+        .merge(invitations::router())
         .route("/{agency}/account/surveys", get(employee::mine))
         .route(
             "/{agency}/account/surveys/{id}",

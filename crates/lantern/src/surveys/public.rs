@@ -322,6 +322,7 @@ async fn invitation_entry(
             )?));
         }
         "pending" | "sent" if expires_at > state.clock.unix() => {}
+        "opted_out" => return Ok(Err(super::invitations::opted_out_message(ctx)?)),
         _ => {
             return Ok(Err(respond::message(
                 ctx,

@@ -83,6 +83,7 @@ pub struct Problem {
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::transparency::api::StopsApi::openapi());
+    doc.merge(crate::surveys::invitations::ContactsApi::openapi());
     doc
 }
 

@@ -193,6 +193,7 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::i
         Err(e) => tracing::warn!(error = %e, "could not check for interrupted stop imports"),
     }
     spawn_housekeeping(&state);
+    crate::surveys::delivery::spawn_worker(state.clone());
     let app = router(state);
     axum::serve(
         listener,

@@ -89,6 +89,8 @@ const EXPECTED: &[(&str, &str, Expect)] = &[
     ("GET", "/{agency}/s/{code}/results", Everyone),
     ("GET", "/{agency}/i/{token}", Everyone),
     ("POST", "/{agency}/i/{token}", Everyone),
+    ("GET", "/{agency}/i/{token}/opt-out", Everyone),
+    ("POST", "/{agency}/i/{token}/opt-out", Everyone),
     ("GET", "/{agency}/account/surveys", SignedIn(ALL_ROLES)),
     ("GET", "/{agency}/account/surveys/{id}", SignedIn(ALL_ROLES)),
     (
@@ -168,6 +170,36 @@ const EXPECTED: &[(&str, &str, Expect)] = &[
         "/{agency}/staff/surveys/{id}/staff-invitations",
         SignedIn(SURVEY_MANAGERS),
     ),
+    (
+        "GET",
+        "/{agency}/staff/surveys/{id}/contacts",
+        SignedIn(SURVEY_MANAGERS),
+    ),
+    (
+        "POST",
+        "/{agency}/staff/surveys/{id}/contacts",
+        SignedIn(SURVEY_MANAGERS),
+    ),
+    (
+        "POST",
+        "/{agency}/staff/surveys/{id}/contacts/deliver",
+        SignedIn(SURVEY_MANAGERS),
+    ),
+    (
+        "POST",
+        "/{agency}/staff/surveys/{id}/contacts/retry",
+        SignedIn(SURVEY_MANAGERS),
+    ),
+    (
+        "GET",
+        "/{agency}/staff/settings/post-contact",
+        SignedIn(ADMIN),
+    ),
+    (
+        "POST",
+        "/{agency}/staff/settings/post-contact",
+        SignedIn(ADMIN),
+    ),
     ("GET", "/{agency}/staff/stops", SignedIn(STOPS)),
     (
         "POST",
@@ -196,6 +228,7 @@ const EXPECTED: &[(&str, &str, Expect)] = &[
     ("GET", "/api/v1/stops/darkness", Api(STOPS)),
     ("POST", "/api/v1/stops/imports", Api(STOP_IMPORTS)),
     ("GET", "/api/v1/stops/imports/{id}", Api(STOPS)),
+    ("POST", "/api/v1/contacts", Api(SURVEY_MANAGERS)),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq)]

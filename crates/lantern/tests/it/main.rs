@@ -7,6 +7,7 @@ mod api;
 mod audit_chain;
 mod authorization;
 mod cli;
+mod delivery;
 mod demo;
 mod durability;
 mod pages;

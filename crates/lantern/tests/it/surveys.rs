@@ -515,19 +515,33 @@ db_test!(single_use_links_work_once, |app| {
     let (token, hash) = lantern::surveys::links::new_invitation_token();
     let (expired_token, expired_hash) = lantern::surveys::links::new_invitation_token();
     let now = app.clock.unix();
-    app.exec(&format!(
-        "INSERT INTO contacts (agency_id, incident_number, occurred_at, call_type, district, contact_key, created_at) \
-         VALUES ({0}, 'P26-0001', {1}, 'Traffic stop', 'D1', 'k1', {1})",
-        a.id, now
-    ))
-    .await;
-    let contact: i64 = lantern::on_db!(&app.db, |pool| sqlx::query_scalar(
-        "SELECT id FROM contacts WHERE incident_number = 'P26-0001'"
-    )
-    .fetch_one(pool)
-    .await)
-    .unwrap();
-    for (h, expires) in [(&hash, now + 14 * 86_400), (&expired_hash, now - 1)] {
+    // One contact event per invitation: a contact gets at most one invitation per survey.
+    for (incident, key) in [("P26-0001", "k1"), ("P26-0002", "k2")] {
+        app.exec(&format!(
+            "INSERT INTO contacts (agency_id, incident_number, occurred_at, call_type, district, contact_key, created_at) \
+             VALUES ({0}, '{incident}', {1}, 'Traffic stop', 'D1', '{key}', {1})",
+            a.id, now
+        ))
+        .await;
+    }
+    let contact_of = |incident: &'static str| {
+        let db = app.db.clone();
+        async move {
+            let id: i64 = lantern::on_db!(&db, |pool| sqlx::query_scalar(
+                "SELECT id FROM contacts WHERE incident_number = $1"
+            )
+            .bind(incident)
+            .fetch_one(pool)
+            .await)
+            .unwrap();
+            id
+        }
+    };
+    let (live, gone) = (contact_of("P26-0001").await, contact_of("P26-0002").await);
+    for (contact, h, expires) in [
+        (live, &hash, now + 14 * 86_400),
+        (gone, &expired_hash, now - 1),
+    ] {
         app.exec(&format!(
             "INSERT INTO invitations (agency_id, survey_id, contact_id, token_hash, channel, status, created_at, expires_at) \
              VALUES ({}, {}, {contact}, '{h}', 'sms', 'sent', {now}, {expires})",
