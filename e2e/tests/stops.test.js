@@ -48,10 +48,11 @@ test('an analyst reads the stop analyses', async () => {
 
     await page.getByRole('link', { name: 'Disparity analysis' }).click();
     await page.getByRole('heading', { name: 'Disparity analysis' }).waitFor();
-    // Each chart has its table.
-    assert.equal(await page.locator('svg.chart').count(), 5);
-    assert.equal(await page.locator('table').count(), 5);
-    await page.getByRole('table', { name: /Hit rate/ }).waitFor();
+    // The benchmark and six rate charts, each with its table, and the outcome test by district.
+    assert.equal(await page.locator('svg.chart').count(), 7);
+    assert.equal(await page.locator('table').count(), 8);
+    await page.getByRole('table', { name: /Hit rate/ }).first().waitFor();
+    await page.getByRole('table', { name: /by district and race/ }).waitFor();
     await check(page, `stops-analysis-${label}`);
 
     await page.getByLabel('Year', { exact: true }).selectOption('2024');
