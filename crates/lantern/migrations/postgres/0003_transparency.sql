@@ -53,7 +53,6 @@ CREATE TABLE stops (
     FOREIGN KEY (agency_id, import_id) REFERENCES stop_imports (agency_id, id)
 );
 CREATE UNIQUE INDEX stops_row_key ON stops (agency_id, row_key);
-CREATE INDEX stops_import ON stops (agency_id, import_id);
 
 -- The analysis store, added to by each import in the same transaction as its stops, so pages
 -- and the API never scan the stops:

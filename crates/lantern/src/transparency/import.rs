@@ -27,6 +27,7 @@ use crate::platform::secrets::hex;
 use crate::transparency::mapping::Mapping;
 use crate::transparency::model::{ImportReport, MAX_REPORTED_ERRORS, ReportedError, StopRecord};
 use crate::transparency::store;
+use crate::transparency::tally::Tally;
 
 /// Rows per INSERT statement (27 columns: 10,800 parameters, under both databases' limits).
 pub const BATCH: usize = 400;
@@ -414,6 +415,7 @@ async fn write(
     let mut inserted = 0u64;
     let mut valid = 0u64;
     let mut invalid_seen = false;
+    let mut tally = Tally::default();
     let summary = loop {
         match rx.recv().await {
             Some(Msg::Batch(rows)) => {
@@ -421,7 +423,8 @@ async fn write(
                 // Once a row is invalid and the whole file will be refused, keep reading to
                 // report every problem, but stop writing.
                 if !invalid_seen || skip_invalid {
-                    inserted += store::insert_stops(&mut tx, agency.id, import_id, &rows).await?;
+                    inserted +=
+                        write_batch(&mut tx, agency.id, import_id, &rows, &mut tally).await?;
                 }
             }
             Some(Msg::Invalid) => invalid_seen = true,
@@ -453,7 +456,7 @@ async fn write(
         report.rejected = true;
         return Ok(report);
     }
-    store::add_cells_of_import(&mut tx, agency.id, import_id).await?;
+    tally.write(&mut tx, agency.id).await?;
     store::finish_import_tx(
         &mut tx,
         agency.id,
@@ -483,6 +486,31 @@ async fn write(
     Ok(report)
 }
 
+/// Writes one batch and counts the rows written (not those already stored) for the analysis
+/// store; returns how many were written.
+async fn write_batch(
+    tx: &mut crate::platform::db::Tx,
+    agency_id: i64,
+    import_id: i64,
+    rows: &[PreparedStop],
+    tally: &mut Tally,
+) -> Result<u64, sqlx::Error> {
+    let written = store::insert_stops(tx, agency_id, import_id, rows).await?;
+    let count = written.len() as u64;
+    if written.len() == rows.len() {
+        rows.iter().for_each(|r| tally.add(r));
+    } else {
+        // Some keys were already stored (or repeated in the file: the first one counts).
+        let mut new: std::collections::HashSet<String> = written.into_iter().collect();
+        for r in rows {
+            if new.remove(&r.row_key) {
+                tally.add(r);
+            }
+        }
+    }
+    Ok(count)
+}
+
 /// Writes records made by the program itself (the demo), already valid, as one import: the
 /// same keys, sun times, analysis store and audit entry as a file import.
 pub async fn write_records(
@@ -503,22 +531,23 @@ pub async fn write_records(
     let rows_read = records.len() as u64;
     let mut tx = db.begin().await?;
     let mut inserted = 0;
+    let mut tally = Tally::default();
     let mut batch = Vec::with_capacity(BATCH);
     for r in records {
         batch.push(prepare(r, &mut keys, &mut sun));
         if batch.len() == BATCH {
-            inserted += store::insert_stops(&mut tx, agency.id, import_id, &batch).await?;
+            inserted += write_batch(&mut tx, agency.id, import_id, &batch, &mut tally).await?;
             batch.clear();
         }
     }
-    inserted += store::insert_stops(&mut tx, agency.id, import_id, &batch).await?;
+    inserted += write_batch(&mut tx, agency.id, import_id, &batch, &mut tally).await?;
     let report = ImportReport {
         rows_read,
         rows_inserted: inserted,
         rows_duplicate: rows_read - inserted,
         ..Default::default()
     };
-    store::add_cells_of_import(&mut tx, agency.id, import_id).await?;
+    tally.write(&mut tx, agency.id).await?;
     store::finish_import_tx(&mut tx, agency.id, import_id, "done", &report, "", now).await?;
     audit::append(
         &mut tx,

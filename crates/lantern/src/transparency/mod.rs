@@ -3,7 +3,8 @@
 //!
 //! - [`import`]: CSV files in the Stanford Open Policing Project's schema, or any schema through
 //!   a [`mapping`] file; all-or-nothing (or skipping invalid rows), idempotent, audited, and
-//!   keeping the analysis store ([`store`]'s `stop_cells`) current in the same transaction.
+//!   keeping the analysis store (`stop_cells`, `stop_days`, `stop_minutes`, counted by
+//!   [`tally`]) current in the same transaction.
 //! - [`population`]: residential population benchmarks (plain CSV or ACS table B03002).
 //! - [`analysis`]: the benchmark test, search, hit and outcome rates with intervals and
 //!   Benjamini–Hochberg-adjusted tests, and the veil-of-darkness test (SOPP's three forms).
@@ -18,6 +19,7 @@ pub mod model;
 pub mod population;
 pub mod routes;
 pub mod store;
+pub mod tally;
 
 use std::io::Read;
 

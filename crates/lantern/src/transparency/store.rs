@@ -207,7 +207,8 @@ const STOP_COLUMNS: [&str; 27] = [
     "id",
 ];
 
-/// `INSERT … VALUES (…), (…) … ON CONFLICT DO NOTHING` for `rows` rows (the id is generated).
+/// `INSERT … VALUES (…), (…) … ON CONFLICT DO NOTHING RETURNING row_key` for `rows` rows (the
+/// id is generated): the keys returned are those of the rows written, for the analysis store.
 ///
 /// SQLite gets anonymous `?` placeholders: sqlx looks each numbered placeholder up by name,
 /// and SQLite's name lookup walks every parameter, so ten thousand `$n` cost 10⁸ steps per
@@ -236,7 +237,7 @@ fn insert_sql(rows: usize, backend: Backend) -> String {
         }
         sql.push(')');
     }
-    sql.push_str(" ON CONFLICT (agency_id, row_key) DO NOTHING");
+    sql.push_str(" ON CONFLICT (agency_id, row_key) DO NOTHING RETURNING row_key");
     sql
 }
 
@@ -248,15 +249,15 @@ static FULL_BATCH_SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::n
     ]
 });
 
-/// Writes rows, skipping keys already stored; returns how many were new.
+/// Writes rows, skipping keys already stored; returns the keys of the rows it wrote.
 pub async fn insert_stops(
     tx: &mut Tx,
     agency_id: i64,
     import_id: i64,
     rows: &[PreparedStop],
-) -> Result<u64, sqlx::Error> {
+) -> Result<Vec<String>, sqlx::Error> {
     if rows.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let backend = tx.backend();
     let sql: std::borrow::Cow<'static, str> = if rows.len() == crate::transparency::import::BATCH {
@@ -301,99 +302,10 @@ pub async fn insert_stops(
         }};
     }
     on_tx!(tx, |c| {
-        bind_all!(sqlx::query(sqlx::AssertSqlSafe(&*sql)))
-            .execute(&mut **c)
+        bind_all!(sqlx::query_scalar(sqlx::AssertSqlSafe(&*sql)))
+            .fetch_all(&mut **c)
             .await
-            .map(|r| r.rows_affected())
     })
-}
-
-/// The age group of `subject_age`, in SQL, as the analysis store keeps it.
-const AGE_GROUP_SQL: &str = "CASE WHEN subject_age IS NULL THEN '' \
-     WHEN subject_age < 18 THEN 'under 18' WHEN subject_age < 25 THEN '18-24' \
-     WHEN subject_age < 35 THEN '25-34' WHEN subject_age < 45 THEN '35-44' \
-     WHEN subject_age < 55 THEN '45-54' WHEN subject_age < 65 THEN '55-64' ELSE '65 and over' END";
-
-/// The age groups of the analysis store, youngest first.
-pub const AGE_GROUPS: [&str; 7] = [
-    "under 18",
-    "18-24",
-    "25-34",
-    "35-44",
-    "45-54",
-    "55-64",
-    "65 and over",
-];
-
-/// Adds the stops of one import to the analysis store (same transaction as the stops): the
-/// counts of `stop_cells`, and the dates and minutes the veil-of-darkness test reads.
-pub async fn add_cells_of_import(
-    tx: &mut Tx,
-    agency_id: i64,
-    import_id: i64,
-) -> Result<(), sqlx::Error> {
-    let cells = format!(
-        "INSERT INTO stop_cells (agency_id, month, district, stop_type, subject_race, subject_sex, age_group, \
-             stops, searches, searches_with_outcome, hits, discretionary_searches, discretionary_hits, \
-             frisks, arrests, citations, warnings) \
-         SELECT agency_id, substr(stop_date, 1, 7), COALESCE(district, ''), COALESCE(stop_type, ''), \
-             COALESCE(subject_race, 'unknown'), COALESCE(subject_sex, ''), {AGE_GROUP_SQL}, COUNT(*), \
-             SUM(CASE WHEN search_conducted THEN 1 ELSE 0 END), \
-             SUM(CASE WHEN search_conducted AND contraband_found IS NOT NULL THEN 1 ELSE 0 END), \
-             SUM(CASE WHEN search_conducted AND contraband_found THEN 1 ELSE 0 END), \
-             SUM(CASE WHEN search_conducted AND contraband_found IS NOT NULL \
-                      AND COALESCE(search_basis, '') <> 'other' THEN 1 ELSE 0 END), \
-             SUM(CASE WHEN search_conducted AND contraband_found \
-                      AND COALESCE(search_basis, '') <> 'other' THEN 1 ELSE 0 END), \
-             SUM(CASE WHEN frisk_performed THEN 1 ELSE 0 END), \
-             SUM(CASE WHEN arrest_made OR outcome = 'arrest' THEN 1 ELSE 0 END), \
-             SUM(CASE WHEN citation_issued OR outcome = 'citation' THEN 1 ELSE 0 END), \
-             SUM(CASE WHEN warning_issued OR outcome = 'warning' THEN 1 ELSE 0 END) \
-         FROM stops WHERE agency_id = $1 AND import_id = $2 \
-         GROUP BY agency_id, substr(stop_date, 1, 7), COALESCE(district, ''), COALESCE(stop_type, ''), \
-             COALESCE(subject_race, 'unknown'), COALESCE(subject_sex, ''), {AGE_GROUP_SQL} \
-         ON CONFLICT (agency_id, month, district, stop_type, subject_race, subject_sex, age_group) DO UPDATE SET \
-             stops = stop_cells.stops + excluded.stops, \
-             searches = stop_cells.searches + excluded.searches, \
-             searches_with_outcome = stop_cells.searches_with_outcome + excluded.searches_with_outcome, \
-             hits = stop_cells.hits + excluded.hits, \
-             discretionary_searches = stop_cells.discretionary_searches + excluded.discretionary_searches, \
-             discretionary_hits = stop_cells.discretionary_hits + excluded.discretionary_hits, \
-             frisks = stop_cells.frisks + excluded.frisks, \
-             arrests = stop_cells.arrests + excluded.arrests, \
-             citations = stop_cells.citations + excluded.citations, \
-             warnings = stop_cells.warnings + excluded.warnings"
-    );
-    const DAYS: &str = "INSERT INTO stop_days (agency_id, stop_date, district, stop_type, subject_race, dusk_minute, stops) \
-         SELECT agency_id, stop_date, COALESCE(district, ''), COALESCE(stop_type, ''), \
-             COALESCE(subject_race, 'unknown'), MIN(dusk_minute), COUNT(*) \
-         FROM stops WHERE agency_id = $1 AND import_id = $2 \
-             AND stop_minute IS NOT NULL AND dusk_minute IS NOT NULL \
-         GROUP BY agency_id, stop_date, COALESCE(district, ''), COALESCE(stop_type, ''), \
-             COALESCE(subject_race, 'unknown') \
-         ON CONFLICT (agency_id, stop_date, district, stop_type, subject_race) DO UPDATE SET \
-             stops = stop_days.stops + excluded.stops";
-    const MINUTES: &str = "INSERT INTO stop_minutes (agency_id, stop_minute, year, district, stop_type, subject_race, is_dark, stops) \
-         SELECT agency_id, stop_minute, substr(stop_date, 1, 4), COALESCE(district, ''), COALESCE(stop_type, ''), \
-             COALESCE(subject_race, 'unknown'), CASE WHEN stop_minute >= dusk_minute THEN 1 ELSE 0 END, COUNT(*) \
-         FROM stops WHERE agency_id = $1 AND import_id = $2 \
-             AND stop_minute IS NOT NULL AND dusk_minute IS NOT NULL \
-             AND NOT (stop_minute >= sunset_minute AND stop_minute <= dusk_minute) \
-         GROUP BY agency_id, stop_minute, substr(stop_date, 1, 4), COALESCE(district, ''), COALESCE(stop_type, ''), \
-             COALESCE(subject_race, 'unknown'), CASE WHEN stop_minute >= dusk_minute THEN 1 ELSE 0 END \
-         ON CONFLICT (agency_id, stop_minute, year, district, stop_type, subject_race, is_dark) DO UPDATE SET \
-             stops = stop_minutes.stops + excluded.stops";
-    for sql in [cells.as_str(), DAYS, MINUTES] {
-        on_tx!(tx, |c| {
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(agency_id)
-                .bind(import_id)
-                .execute(&mut **c)
-                .await
-                .map(|_| ())
-        })?;
-    }
-    Ok(())
 }
 
 /// Which part of the stops an analysis looks at. Empty strings mean "all".

@@ -628,3 +628,139 @@ fn search_and_hit_rates_match_sopp_2017() {
     }
     assert!(checked > 100, "only {checked} county rates compared");
 }
+
+/// The analysis store's cells, read back whole, and the same counts taken over the stops
+/// table, each row as `key|…|counts` text.
+async fn cells_stored_and_recounted(app: &TestApp, agency: i64) -> (Vec<String>, Vec<String>) {
+    let age = "CASE WHEN subject_age IS NULL THEN '' WHEN subject_age < 18 THEN 'under 18' \
+         WHEN subject_age < 25 THEN '18-24' WHEN subject_age < 35 THEN '25-34' \
+         WHEN subject_age < 45 THEN '35-44' WHEN subject_age < 55 THEN '45-54' \
+         WHEN subject_age < 65 THEN '55-64' ELSE '65 and over' END";
+    let count =
+        |condition: &str| format!("CAST(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END) AS TEXT)");
+    let counts = [
+        "TRUE".to_string(),
+        "search_conducted".into(),
+        "search_conducted AND contraband_found IS NOT NULL".into(),
+        "search_conducted AND contraband_found".into(),
+        "search_conducted AND contraband_found IS NOT NULL AND COALESCE(search_basis, '') <> 'other'".into(),
+        "search_conducted AND contraband_found AND COALESCE(search_basis, '') <> 'other'".into(),
+        "frisk_performed".into(),
+        "arrest_made OR outcome = 'arrest'".into(),
+        "citation_issued OR outcome = 'citation'".into(),
+        "warning_issued OR outcome = 'warning'".into(),
+    ]
+    .map(|c| count(&c))
+    .join(" || '|' || ");
+    let recount = format!(
+        "SELECT substr(stop_date, 1, 7) || '|' || COALESCE(district, '') || '|' || COALESCE(stop_type, '') || '|' || \
+             COALESCE(subject_race, 'unknown') || '|' || COALESCE(subject_sex, '') || '|' || {age} || '|' || {counts} \
+         FROM stops WHERE agency_id = $1 \
+         GROUP BY substr(stop_date, 1, 7), COALESCE(district, ''), COALESCE(stop_type, ''), \
+             COALESCE(subject_race, 'unknown'), COALESCE(subject_sex, ''), {age} ORDER BY 1"
+    );
+    let stored = [
+        "stops",
+        "searches",
+        "searches_with_outcome",
+        "hits",
+        "discretionary_searches",
+        "discretionary_hits",
+        "frisks",
+        "arrests",
+        "citations",
+        "warnings",
+    ]
+    .map(|c| format!("CAST({c} AS TEXT)"))
+    .join(" || '|' || ");
+    let stored = format!(
+        "SELECT month || '|' || district || '|' || stop_type || '|' || subject_race || '|' || subject_sex || '|' || \
+             age_group || '|' || {stored} FROM stop_cells WHERE agency_id = $1 ORDER BY 1"
+    );
+    let fetch = |sql: String| async move {
+        lantern::on_db!(&app.db, |pool| {
+            sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql))
+                .bind(agency)
+                .fetch_all(pool)
+                .await
+        })
+        .unwrap()
+    };
+    (fetch(stored).await, fetch(recount).await)
+}
+
+/// The veil-of-darkness store, and the same over the stops: (key, count) as text.
+async fn darkness_store_and_recount(app: &TestApp, agency: i64) -> Vec<(Vec<String>, Vec<String>)> {
+    let pairs = [
+        (
+            "SELECT stop_date || '|' || district || '|' || stop_type || '|' || subject_race || '|' || \
+                 CAST(dusk_minute AS TEXT) || '|' || CAST(stops AS TEXT) FROM stop_days WHERE agency_id = $1 ORDER BY 1",
+            "SELECT stop_date || '|' || COALESCE(district, '') || '|' || COALESCE(stop_type, '') || '|' || \
+                 COALESCE(subject_race, 'unknown') || '|' || CAST(MIN(dusk_minute) AS TEXT) || '|' || CAST(COUNT(*) AS TEXT) \
+             FROM stops WHERE agency_id = $1 AND stop_minute IS NOT NULL AND dusk_minute IS NOT NULL \
+             GROUP BY stop_date, COALESCE(district, ''), COALESCE(stop_type, ''), COALESCE(subject_race, 'unknown') ORDER BY 1",
+        ),
+        (
+            "SELECT CAST(stop_minute AS TEXT) || '|' || year || '|' || district || '|' || stop_type || '|' || subject_race || '|' || \
+                 CAST(is_dark AS TEXT) || '|' || CAST(stops AS TEXT) FROM stop_minutes WHERE agency_id = $1 ORDER BY 1",
+            "SELECT CAST(stop_minute AS TEXT) || '|' || substr(stop_date, 1, 4) || '|' || COALESCE(district, '') || '|' || \
+                 COALESCE(stop_type, '') || '|' || COALESCE(subject_race, 'unknown') || '|' || \
+                 CAST(CASE WHEN stop_minute >= dusk_minute THEN 1 ELSE 0 END AS TEXT) || '|' || CAST(COUNT(*) AS TEXT) \
+             FROM stops WHERE agency_id = $1 AND stop_minute IS NOT NULL AND dusk_minute IS NOT NULL \
+               AND NOT (stop_minute >= sunset_minute AND stop_minute <= dusk_minute) \
+             GROUP BY stop_minute, substr(stop_date, 1, 4), COALESCE(district, ''), COALESCE(stop_type, ''), \
+                 COALESCE(subject_race, 'unknown'), CASE WHEN stop_minute >= dusk_minute THEN 1 ELSE 0 END ORDER BY 1",
+        ),
+    ];
+    let mut out = Vec::new();
+    for (stored, recount) in pairs {
+        let fetch = |sql: &'static str| async move {
+            lantern::on_db!(&app.db, |pool| {
+                sqlx::query_scalar::<_, String>(sql)
+                    .bind(agency)
+                    .fetch_all(pool)
+                    .await
+            })
+            .unwrap()
+        };
+        out.push((fetch(stored).await, fetch(recount).await));
+    }
+    out
+}
+
+db_test!(the_analysis_store_equals_the_stops_counted_again, |app| {
+    let sj = san_jose(&app).await;
+    let full = with_quadrant_districts(SAN_JOSE);
+    // Part of the file, then all of it: the second import's batches are partly duplicates.
+    let part: String = full.lines().take(3001).collect::<Vec<_>>().join("\n");
+    let (_, first) = import_text(&app, &sj, &part, Mapping::sopp(), false).await;
+    assert_eq!(first.rows_inserted, 3000);
+    let (_, second) = import_text(&app, &sj, &full, Mapping::sopp(), false).await;
+    assert_eq!(second.rows_duplicate, 3000);
+    // A source id repeated in one file is one stop.
+    let repeated = "raw_row_number,date,time,subject_race,subject_sex,subject_age,search_conducted,contraband_found,search_basis\n\
+                    x1,2017-03-01,21:30:00,black,female,17,TRUE,TRUE,other\n\
+                    x2,2017-03-01,21:40:00,white,male,70,TRUE,FALSE,consent\n\
+                    x1,2017-03-02,09:00:00,white,male,40,FALSE,NA,NA\n";
+    let (_, third) = import_text(&app, &sj, repeated, Mapping::sopp(), false).await;
+    assert_eq!((third.rows_inserted, third.rows_duplicate), (2, 1));
+
+    let (stored, recounted) = cells_stored_and_recounted(&app, sj.id).await;
+    assert!(stored.len() > 100, "{} cells", stored.len());
+    assert_eq!(stored, recounted);
+    let total: i64 = stored
+        .iter()
+        .map(|c| c.split('|').nth(6).unwrap().parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(total, 22_763 + 2);
+    // A search incident to arrest ("other") is not discretionary; one with consent is.
+    assert!(
+        stored.contains(&"2017-03|||black|female|under 18|1|1|1|1|0|0|0|0|0|0".to_string()),
+        "{stored:?}"
+    );
+    assert!(stored.contains(&"2017-03|||white|male|65 and over|1|1|1|0|1|0|0|0|0|0".to_string()));
+    for (stored, recounted) in darkness_store_and_recount(&app, sj.id).await {
+        assert!(stored.len() > 100, "{} rows", stored.len());
+        assert_eq!(stored, recounted);
+    }
+});
