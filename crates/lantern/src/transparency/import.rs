@@ -456,6 +456,7 @@ async fn write(
         report.rejected = true;
         return Ok(report);
     }
+    tally.check().map_err(ImportError::File)?;
     tally.write(&mut tx, agency.id).await?;
     store::finish_import_tx(
         &mut tx,
@@ -495,16 +496,21 @@ async fn write_batch(
     rows: &[PreparedStop],
     tally: &mut Tally,
 ) -> Result<u64, sqlx::Error> {
-    let written = store::insert_stops(tx, agency_id, import_id, rows).await?;
+    // Work out what each row would add while the database writes them.
+    let (written, entries) =
+        tokio::join!(store::insert_stops(tx, agency_id, import_id, rows), async {
+            rows.iter().map(|r| tally.entry(r)).collect::<Vec<_>>()
+        });
+    let written = written?;
     let count = written.len() as u64;
     if written.len() == rows.len() {
-        rows.iter().for_each(|r| tally.add(r));
+        entries.iter().for_each(|e| tally.add(e));
     } else {
         // Some keys were already stored (or repeated in the file: the first one counts).
         let mut new: std::collections::HashSet<String> = written.into_iter().collect();
-        for r in rows {
+        for (r, e) in rows.iter().zip(&entries) {
             if new.remove(&r.row_key) {
-                tally.add(r);
+                tally.add(e);
             }
         }
     }
@@ -547,6 +553,7 @@ pub async fn write_records(
         rows_duplicate: rows_read - inserted,
         ..Default::default()
     };
+    tally.check().map_err(ImportError::File)?;
     tally.write(&mut tx, agency.id).await?;
     store::finish_import_tx(&mut tx, agency.id, import_id, "done", &report, "", now).await?;
     audit::append(
