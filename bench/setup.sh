@@ -6,8 +6,9 @@ cd "$(dirname "$0")"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet --upgrade pip
-  .venv/bin/pip install --quiet duckdb pandas statsmodels
 fi
+# suncalc: the sun times SOPP uses, for the reference scripts' veil-of-darkness windows.
+.venv/bin/pip install --quiet duckdb pandas statsmodels suncalc
 mkdir -p data
 for n in 1000000 10000000; do
   [ -f "data/sopp_${n}.csv" ] || .venv/bin/python gen_sopp.py "$n" "data/sopp_${n}.csv"
