@@ -36,13 +36,41 @@ pub struct Tally {
     pub sum_sq: f64,
 }
 
+/// The value of `key` in a map, inserted as the default if missing; the key is cloned only
+/// then (folding a million responses looks up the same few keys millions of times).
+fn slot<'a, K, V, Q>(map: &'a mut HashMap<K, V>, key: &Q) -> &'a mut V
+where
+    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
+    Q: std::hash::Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    V: Default,
+{
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), V::default());
+    }
+    map.get_mut(key).expect("inserted above")
+}
+
+/// [`slot`] for an ordered map of texts.
+fn text_slot<'a, V: Default>(map: &'a mut BTreeMap<String, V>, key: &str) -> &'a mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("inserted above")
+}
+
 impl Tally {
     fn add(&mut self, answer: &Answer, numeric: bool, categorical: bool) {
         self.n += 1;
         if categorical {
             // A scale point counts like a choice ("7"), so its distribution can be shown.
-            for v in answer.values() {
-                *self.counts.entry(v).or_insert(0) += 1;
+            match answer {
+                Answer::One(v) => *text_slot(&mut self.counts, v) += 1,
+                Answer::Many(values) => {
+                    for v in values {
+                        *text_slot(&mut self.counts, v) += 1;
+                    }
+                }
+                Answer::Number(_) => *text_slot(&mut self.counts, &answer.to_cell()) += 1,
             }
         }
         if numeric && let Some(x) = answer.as_number() {
@@ -215,12 +243,7 @@ impl Aggregate {
             }
         }
         for (dim, value) in &groups {
-            *self
-                .group_sizes
-                .entry(dim.clone())
-                .or_default()
-                .entry(value.clone())
-                .or_insert(0) += 1;
+            *text_slot(slot(&mut self.group_sizes, dim), value) += 1;
         }
 
         let cell = weighting.cell(answers).map(|c| {
@@ -248,16 +271,10 @@ impl Aggregate {
             let numeric = q.kind.is_numeric();
             let categorical =
                 q.kind.is_categorical() || matches!(q.kind, QuestionKind::Rating { .. });
-            let totals = self.questions.entry(q.key.clone()).or_default();
+            let totals = slot(&mut self.questions, q.key.as_str());
             totals.all.add(answer, numeric, categorical);
             for (dim, value) in &groups {
-                totals
-                    .by
-                    .entry(dim.clone())
-                    .or_default()
-                    .entry(value.clone())
-                    .or_default()
-                    .add(answer, numeric, categorical);
+                text_slot(slot(&mut totals.by, dim), value).add(answer, numeric, categorical);
             }
             if let Some(c) = cell {
                 totals
@@ -294,13 +311,7 @@ impl Aggregate {
             let totals = self.scores.entry(key).or_default();
             totals.all.add_value(value);
             for (dim, group) in &groups {
-                totals
-                    .by
-                    .entry(dim.clone())
-                    .or_default()
-                    .entry(group.clone())
-                    .or_default()
-                    .add_value(value);
+                text_slot(slot(&mut totals.by, dim), group).add_value(value);
             }
             if let Some(c) = cell {
                 totals.by_cell.entry(c).or_default().add_value(value);
@@ -309,7 +320,7 @@ impl Aggregate {
     }
 
     fn add_text(&mut self, key: &str, text: &str) {
-        let totals = self.texts.entry(key.to_string()).or_default();
+        let totals = slot(&mut self.texts, key);
         totals.n += 1;
         let mut seen: Vec<String> = Vec::new();
         for term in super::themes::terms(text) {

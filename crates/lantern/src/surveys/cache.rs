@@ -265,3 +265,55 @@ pub fn weighting_for(
         .collect();
     Weighting::for_definition(def, &categories)
 }
+
+/// Folds every published survey's responses once, in the background, when the server starts,
+/// so the first person to open a large survey's results after a restart does not wait for it
+/// (a million responses take seconds to fold; after that each page reads only what is new).
+pub async fn warm_up(state: crate::web::AppState) {
+    let started = std::time::Instant::now();
+    let mut folded = 0u64;
+    let result: Result<(), sqlx::Error> = async {
+        for agency in crate::platform::agencies::list(&state.db).await? {
+            let census = census(&state.db, agency.id).await?;
+            for survey in store::list(&state.db, agency.id).await? {
+                let Some(version_id) = survey.current_version else {
+                    continue;
+                };
+                if survey.kind() == Kind::Employee {
+                    continue; // small, and read whole at each request
+                }
+                let Some(version) = state
+                    .surveys
+                    .versions
+                    .get(&state.db, agency.id, version_id)
+                    .await?
+                else {
+                    continue;
+                };
+                let weighting = weighting_for(&version.definition, &census);
+                let agg = state
+                    .surveys
+                    .results
+                    .aggregate(
+                        &state.db,
+                        &state.surveys.versions,
+                        &survey,
+                        &weighting,
+                        agency.tz(),
+                    )
+                    .await?;
+                folded += agg.respondents;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => tracing::info!(
+            responses = folded,
+            seconds = started.elapsed().as_secs_f64(),
+            "survey results ready"
+        ),
+        Err(e) => tracing::warn!(error = %e, "survey results could not be prepared in advance"),
+    }
+}

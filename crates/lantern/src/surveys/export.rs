@@ -245,35 +245,58 @@ async fn stream_csv(
             }
         }
     } else {
-        let mut after = 0i64;
+        // Each page is read while the one before it is written out.
+        let mut rows = page_of(db, survey, 0).await?;
         loop {
-            let rows = page_of(db, survey, after).await?;
             let n = rows.len() as i64;
-            for r in rows {
-                after = r.id;
-                let answers: Answers = serde_json::from_str(&r.answers).unwrap_or_default();
-                record.clear();
-                record.extend([
-                    r.id.to_string(),
-                    iso(r.submitted_at, tz),
-                    r.version.to_string(),
-                    r.channel,
-                    r.language,
-                    r.status,
-                    r.officer_id.map(|o| o.to_string()).unwrap_or_default(),
-                    r.call_type.unwrap_or_default(),
-                    r.district.unwrap_or_default(),
-                ]);
-                layout.answers(&answers, &mut record);
-                w.write_record(&record)?;
-            }
-            flush(&mut w, tx).await?;
+            let after = rows.last().map_or(0, |r| r.id);
+            let next = async {
+                if n < PAGE {
+                    Ok(Vec::new())
+                } else {
+                    page_of(db, survey, after).await
+                }
+            };
+            let (next, written) = tokio::join!(next, async {
+                write_rows(&mut w, &mut record, rows, layout, tz)?;
+                flush(&mut w, tx).await
+            });
+            written?;
             if n < PAGE {
                 break;
             }
+            rows = next?;
         }
     }
     flush(&mut w, tx).await?;
+    Ok(())
+}
+
+/// Writes one page of responses to the CSV writer.
+fn write_rows(
+    w: &mut csv::Writer<Vec<u8>>,
+    record: &mut Vec<String>,
+    rows: Vec<ExportRow>,
+    layout: &Layout,
+    tz: chrono_tz::Tz,
+) -> anyhow::Result<()> {
+    for r in rows {
+        let answers: Answers = serde_json::from_str(&r.answers).unwrap_or_default();
+        record.clear();
+        record.extend([
+            r.id.to_string(),
+            iso(r.submitted_at, tz),
+            r.version.to_string(),
+            r.channel,
+            r.language,
+            r.status,
+            r.officer_id.map(|o| o.to_string()).unwrap_or_default(),
+            r.call_type.unwrap_or_default(),
+            r.district.unwrap_or_default(),
+        ]);
+        layout.answers(&answers, record);
+        w.write_record(&*record)?;
+    }
     Ok(())
 }
 

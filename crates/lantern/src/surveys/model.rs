@@ -626,13 +626,54 @@ pub fn valid_key(key: &str) -> bool {
         && key.len() <= 64
 }
 
-/// One answer, typed by its question.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One answer, typed by its question. Stored as JSON: a number, a list of strings, a string.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Answer {
     Number(f64),
     Many(Vec<String>),
     One(String),
+}
+
+/// Read by the JSON value's own type (serde's untagged enums buffer each value and try every
+/// variant in turn, which made reading a million stored responses several times slower).
+impl<'de> Deserialize<'de> for Answer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Answer, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Answer;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number, a string or a list of strings")
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Answer, E> {
+                Ok(Answer::Number(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Answer, E> {
+                Ok(Answer::Number(v as f64))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Answer, E> {
+                Ok(Answer::Number(v as f64))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Answer, E> {
+                Ok(Answer::One(v.to_string()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Answer, E> {
+                Ok(Answer::One(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Answer, A::Error> {
+                let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+                while let Some(v) = seq.next_element::<String>()? {
+                    values.push(v);
+                }
+                Ok(Answer::Many(values))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 impl Answer {
@@ -876,6 +917,28 @@ pub fn check_answers(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn answers_read_back_as_written() {
+        let answers: Answers = [
+            ("a".to_string(), Answer::Number(7.0)),
+            ("b".to_string(), Answer::Number(-2.5)),
+            ("c".to_string(), Answer::One("yes".into())),
+            ("d".to_string(), Answer::Many(vec!["x".into(), "y".into()])),
+            ("e".to_string(), Answer::Many(Vec::new())),
+        ]
+        .into_iter()
+        .collect();
+        let json = serde_json::to_string(&answers).unwrap();
+        assert_eq!(json, r#"{"a":7.0,"b":-2.5,"c":"yes","d":["x","y"],"e":[]}"#);
+        assert_eq!(serde_json::from_str::<Answers>(&json).unwrap(), answers);
+        assert_eq!(
+            serde_json::from_str::<Answer>("3").unwrap(),
+            Answer::Number(3.0)
+        );
+        assert!(serde_json::from_str::<Answer>("true").is_err());
+        assert!(serde_json::from_str::<Answer>("[1]").is_err());
+    }
+
     use super::*;
 
     fn def() -> Definition {

@@ -425,10 +425,11 @@ struct AnalysisPage<'a> {
     query: String,
 }
 
-/// The outcome test by district as one table: a row per district, a column per group.
+/// The outcome test by district as one table: a row per district, a column per group; each
+/// cell the rate with its interval, and the number of searches under it.
 struct ShownDistricts {
     groups: Vec<String>,
-    rows: Vec<(String, Vec<String>)>,
+    rows: Vec<(String, Vec<(String, String)>)>,
 }
 
 fn show_districts(d: &[analysis::DistrictOutcome], threshold: i64) -> ShownDistricts {
@@ -439,18 +440,15 @@ fn show_districts(d: &[analysis::DistrictOutcome], threshold: i64) -> ShownDistr
             let cells = analysis::GROUPS
                 .iter()
                 .map(|g| match o.table.rows.iter().find(|r| r.group == *g) {
-                    Some(r) if r.suppressed => suppressed_text(threshold),
+                    Some(r) if r.suppressed => (suppressed_text(threshold), String::new()),
                     Some(r) => match (r.rate, r.rate_lower, r.rate_upper, r.denominator) {
-                        (Some(x), Some(l), Some(u), Some(n)) => format!(
-                            "{} ({} – {}), n = {}",
-                            percent(x),
-                            percent(l),
-                            percent(u),
-                            thousands(n)
+                        (Some(x), Some(l), Some(u), Some(n)) => (
+                            format!("{} ({} – {})", percent(x), percent(l), percent(u)),
+                            format!("{} searches", thousands(n)),
                         ),
-                        _ => "no searches".into(),
+                        _ => ("no searches".into(), String::new()),
                     },
-                    None => "—".into(),
+                    None => ("—".into(), String::new()),
                 })
                 .collect();
             (o.district.clone(), cells)

@@ -194,6 +194,7 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::i
     }
     spawn_housekeeping(&state);
     crate::surveys::delivery::spawn_worker(state.clone());
+    tokio::spawn(crate::surveys::cache::warm_up(state.clone()));
     let app = router(state);
     axum::serve(
         listener,
