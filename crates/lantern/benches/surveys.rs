@@ -7,7 +7,8 @@
 //!   stall is not hidden by the generator waiting for it (coordinated omission).
 //! - export: CSV export of a survey with 1,000,000 responses: time, bytes, peak memory of the
 //!   server process.
-//! - results: the results page of that survey, cold (first fold of all responses) and warm.
+//! - results: the results page of that survey, first after start-up (waiting for the fold of
+//!   all responses the server starts in the background) and warm.
 //!
 //! The generator is a plain HTTP/1.1 client over TCP, in this file, so nothing else needs
 //! installing. Results are printed; record them in bench/RESULTS.md.
@@ -544,9 +545,26 @@ async fn big_survey_bench(n: usize) {
     let (url, db) = demo_db(dir.path()).await;
     fill(&db, n).await;
     let (_, survey, _, _) = community(&db).await;
+    let launched = Instant::now();
     let server = Server::start(&url).await;
     let cookie = signed_in_cookie(server.port).await;
     let mut conn = Conn::open(server.port).await.unwrap();
+    // The server folds every published survey's responses in the background when it starts;
+    // the first results page waits for that fold to finish.
+    let (status, _) = conn
+        .send(
+            "GET",
+            &format!("/riverton/staff/surveys/{survey}/results"),
+            "",
+            &[("Cookie", &cookie)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    println!(
+        "results page, first after start-up (folds all {n} responses): {:.1} s from launch",
+        launched.elapsed().as_secs_f64()
+    );
     let rss_idle = server.peak_rss_mib();
     let t = Instant::now();
     let (status, bytes) = conn
@@ -567,7 +585,7 @@ async fn big_survey_bench(n: usize) {
         rss_idle
     );
     let mut times = Vec::new();
-    for i in 0..12 {
+    for _ in 0..11 {
         let t = Instant::now();
         let (status, _) = conn
             .send(
@@ -579,12 +597,7 @@ async fn big_survey_bench(n: usize) {
             .await
             .unwrap();
         assert_eq!(status, 200);
-        let ms = t.elapsed().as_secs_f64() * 1000.0;
-        if i == 0 {
-            println!("results page, cold (folds all {n} responses): {ms:.0} ms");
-        } else {
-            times.push(ms);
-        }
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     times.sort_by(f64::total_cmp);
     println!(

@@ -94,8 +94,20 @@ impl Tally {
 #[derive(Clone, Debug, Default)]
 pub struct Totals {
     pub all: Tally,
-    pub by: HashMap<Dim, BTreeMap<String, Tally>>,
+    /// By group: the index is the group's in [`Aggregate::groups`] (read with
+    /// [`Aggregate::by`]). Numbers, not names, because a response adds to one tally per
+    /// question and group, and a million responses make that the fold's inner loop.
+    pub by_group: Vec<Tally>,
     pub by_cell: HashMap<usize, Tally>,
+}
+
+impl Totals {
+    fn group(&mut self, id: usize) -> &mut Tally {
+        if self.by_group.len() <= id {
+            self.by_group.resize_with(id + 1, Tally::default);
+        }
+        &mut self.by_group[id]
+    }
 }
 
 /// The most recent comments kept per text question, for examples of themes.
@@ -140,6 +152,9 @@ pub struct Aggregate {
     pub cell_counts: Vec<u64>,
     /// Respondents per value of each breakdown (for suppression).
     pub group_sizes: HashMap<Dim, BTreeMap<String, u64>>,
+    /// Every group seen, in the order first seen, and its index by breakdown and value.
+    pub groups: Vec<(Dim, String)>,
+    pub group_ids: HashMap<Dim, HashMap<String, usize>>,
 }
 
 /// A score, or the procedural-justice composite of its four parts.
@@ -206,6 +221,27 @@ impl Weighting {
 }
 
 impl Aggregate {
+    /// The tallies of one breakdown of a question or score, by group value.
+    pub fn by<'a>(&self, totals: &'a Totals, dim: &Dim) -> Option<BTreeMap<String, &'a Tally>> {
+        let ids = self.group_ids.get(dim)?;
+        Some(
+            ids.iter()
+                .filter_map(|(value, id)| totals.by_group.get(*id).map(|t| (value.clone(), t)))
+                .collect(),
+        )
+    }
+
+    fn group_id(&mut self, dim: &Dim, value: &str) -> usize {
+        let ids = slot(&mut self.group_ids, dim);
+        if let Some(id) = ids.get(value) {
+            return *id;
+        }
+        let id = self.groups.len();
+        ids.insert(value.to_string(), id);
+        self.groups.push((dim.clone(), value.to_string()));
+        id
+    }
+
     /// Folds one response in.
     pub fn add(
         &mut self,
@@ -242,8 +278,10 @@ impl Aggregate {
                 groups.push((Dim::Answer(q.key.clone()), v.clone()));
             }
         }
+        let mut group_ids = Vec::with_capacity(groups.len());
         for (dim, value) in &groups {
             *text_slot(slot(&mut self.group_sizes, dim), value) += 1;
+            group_ids.push(self.group_id(dim, value));
         }
 
         let cell = weighting.cell(answers).map(|c| {
@@ -273,8 +311,8 @@ impl Aggregate {
                 q.kind.is_categorical() || matches!(q.kind, QuestionKind::Rating { .. });
             let totals = slot(&mut self.questions, q.key.as_str());
             totals.all.add(answer, numeric, categorical);
-            for (dim, value) in &groups {
-                text_slot(slot(&mut totals.by, dim), value).add(answer, numeric, categorical);
+            for &g in &group_ids {
+                totals.group(g).add(answer, numeric, categorical);
             }
             if let Some(c) = cell {
                 totals
@@ -310,8 +348,8 @@ impl Aggregate {
         for (key, value) in respondent_scores {
             let totals = self.scores.entry(key).or_default();
             totals.all.add_value(value);
-            for (dim, group) in &groups {
-                text_slot(slot(&mut totals.by, dim), group).add_value(value);
+            for &g in &group_ids {
+                totals.group(g).add_value(value);
             }
             if let Some(c) = cell {
                 totals.by_cell.entry(c).or_default().add_value(value);
@@ -422,9 +460,25 @@ mod tests {
             agg.group_sizes[&Dim::Answer("gender".into())]["prefer_not"],
             1
         );
+        let by_channel = agg
+            .by(&agg.questions["trust_respect"], &Dim::Channel)
+            .unwrap();
+        assert_eq!(by_channel["flyer"].n, 2);
+        assert_eq!(by_channel.len(), 1);
+        let by_gender = agg
+            .by(
+                &agg.questions["trust_respect"],
+                &Dim::Answer("gender".into()),
+            )
+            .unwrap();
+        assert_eq!((by_gender["female"].n, by_gender["female"].sum), (1, 8.0));
         assert_eq!(
-            agg.questions["trust_respect"].by[&Dim::Channel]["flyer"].n,
-            2
+            (by_gender["prefer_not"].n, by_gender["prefer_not"].sum),
+            (1, 2.0)
+        );
+        assert!(
+            agg.by(&agg.questions["trust_respect"], &Dim::Officer)
+                .is_none()
         );
         assert_eq!(agg.texts["comments"].terms["response times"], 1);
     }

@@ -406,9 +406,8 @@ pub fn compute(input: Inputs<'_>) -> Results {
             .as_ref()
             .and_then(|w| weighted_mean(totals, w))
             .map(|e| e.within(SCORE_RANGE));
-        let trend: Vec<TrendRow> = totals
-            .by
-            .get(&Dim::Month)
+        let trend: Vec<TrendRow> = agg
+            .by(totals, &Dim::Month)
             .map(|months| {
                 months
                     .iter()
@@ -636,12 +635,13 @@ fn numeric_breakdown(
     } = *ctx;
     let empty = BTreeMap::new();
     let sizes = agg.group_sizes.get(dim).unwrap_or(&empty);
-    let groups = totals.by.get(dim);
+    let groups = agg.by(totals, dim);
     let mut rows = Vec::new();
     for g in ordered_groups(dim, sizes, def) {
         let t = groups
+            .as_ref()
             .and_then(|m| m.get(&g))
-            .cloned()
+            .map(|t| (*t).clone())
             .unwrap_or_else(Tally::default);
         let small = hidden.contains(&g) || t.n < suppression.min;
         rows.push(GroupRow {
@@ -680,12 +680,13 @@ fn categorical_breakdown(
     } = *ctx;
     let empty = BTreeMap::new();
     let sizes = agg.group_sizes.get(dim).unwrap_or(&empty);
-    let groups = totals.by.get(dim);
+    let groups = agg.by(totals, dim);
     let mut rows = Vec::new();
     for g in ordered_groups(dim, sizes, def) {
         let t = groups
+            .as_ref()
             .and_then(|m| m.get(&g))
-            .cloned()
+            .map(|t| (*t).clone())
             .unwrap_or_else(Tally::default);
         let small = hidden.contains(&g);
         rows.push(GroupRow {
