@@ -2,6 +2,7 @@
 //! choice questions), streamed page by page so memory stays flat however many responses a
 //! survey has. Every export is recorded in the audit chain.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -11,7 +12,9 @@ use axum::response::Response;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::model::{Answer, Answers, Definition, Kind, QuestionKind};
+use serde::Deserialize;
+
+use super::model::{Answer, Definition, Kind, QuestionKind};
 use super::store::{self, Survey};
 use crate::on_db;
 use crate::platform::audit::{self, Event};
@@ -30,11 +33,13 @@ pub struct Layout {
     /// Per exported question: its choices' English labels by value (none for a question
     /// without choices). Worked out once, not for each of a million rows.
     labels: Vec<(String, Option<HashMap<String, String>>)>,
+    /// Indexes into `labels`, in key order (stored answers come in key order).
+    by_key: Vec<usize>,
 }
 
 impl Layout {
     pub fn new(def: Arc<Definition>, employee: bool) -> Layout {
-        let labels = def
+        let labels: Vec<(String, Option<HashMap<String, String>>)> = def
             .questions()
             .filter(|q| !matches!(q.kind, QuestionKind::Note))
             .map(|q| {
@@ -48,10 +53,13 @@ impl Layout {
                 (q.key.clone(), labels)
             })
             .collect();
+        let mut by_key: Vec<usize> = (0..labels.len()).collect();
+        by_key.sort_by(|a: &usize, b: &usize| labels[*a].0.cmp(&labels[*b].0));
         Layout {
             def,
             employee,
             labels,
+            by_key,
         }
     }
 
@@ -85,31 +93,154 @@ impl Layout {
         h
     }
 
-    /// Writes the answer columns of one row (the caller ends the record).
+    /// Writes the answer columns of one row from its stored JSON (the caller ends the record).
     pub fn answers<W: std::io::Write>(
         &self,
-        answers: &Answers,
+        json: &str,
         w: &mut csv::Writer<W>,
     ) -> csv::Result<()> {
-        for (key, labels) in &self.labels {
-            let a = answers.get(key);
+        let mut stored: StoredAnswers = serde_json::from_str(json).unwrap_or_default();
+        if !stored.0.is_sorted_by(|a, b| a.0 <= b.0) {
+            stored.0.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        // Both lists in key order: one walk finds each question's answer.
+        let mut slots: Vec<Option<&RawAnswer>> = vec![None; self.labels.len()];
+        let mut answers = stored.0.iter().peekable();
+        for &i in &self.by_key {
+            let key = self.labels[i].0.as_str();
+            while answers.next_if(|(k, _)| k.as_ref() < key).is_some() {}
+            if let Some((_, a)) = answers.next_if(|(k, _)| k.as_ref() == key) {
+                slots[i] = Some(a);
+            }
+        }
+        for ((_, labels), a) in self.labels.iter().zip(slots) {
             match a {
-                Some(Answer::One(v)) => w.write_field(v)?,
-                Some(other) => w.write_field(other.to_cell())?,
+                Some(RawAnswer::One(v)) => w.write_field(v.as_ref())?,
+                Some(RawAnswer::Number(x)) => w.write_field(Answer::Number(*x).to_cell())?,
+                Some(RawAnswer::Many(values)) => w.write_field(
+                    values
+                        .iter()
+                        .map(|v| v.as_ref())
+                        .collect::<Vec<_>>()
+                        .join(";"),
+                )?,
                 None => w.write_field("")?,
             }
             if let Some(labels) = labels {
-                let label = |v: &'_ String| -> String { labels.get(v).unwrap_or(v).clone() };
+                let label = |v: &str| labels.get(v).map_or(v, String::as_str).to_string();
                 match a {
-                    Some(Answer::One(v)) => w.write_field(labels.get(v).unwrap_or(v))?,
-                    Some(Answer::Many(values)) => {
-                        w.write_field(values.iter().map(label).collect::<Vec<_>>().join(";"))?
-                    }
+                    Some(RawAnswer::One(v)) => w.write_field(label(v))?,
+                    Some(RawAnswer::Many(values)) => w.write_field(
+                        values
+                            .iter()
+                            .map(|v| label(v))
+                            .collect::<Vec<_>>()
+                            .join(";"),
+                    )?,
                     _ => w.write_field("")?,
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// A stored answer read without copying its text where the JSON has no escapes: the same
+/// three shapes as [`Answer`].
+#[derive(Debug, PartialEq)]
+enum RawAnswer<'a> {
+    Number(f64),
+    One(Cow<'a, str>),
+    Many(Vec<Cow<'a, str>>),
+}
+
+/// A response's stored answers, in the order stored (key order).
+#[derive(Debug, Default)]
+struct StoredAnswers<'a>(Vec<(Cow<'a, str>, RawAnswer<'a>)>);
+
+/// A string that borrows from the JSON text when it can.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawAnswer<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawAnswer<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number, a string or a list of strings")
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<RawAnswer<'de>, E> {
+                Ok(RawAnswer::Number(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<RawAnswer<'de>, E> {
+                Ok(RawAnswer::Number(v as f64))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<RawAnswer<'de>, E> {
+                Ok(RawAnswer::Number(v as f64))
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<RawAnswer<'de>, E> {
+                Ok(RawAnswer::One(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<RawAnswer<'de>, E> {
+                Ok(RawAnswer::One(Cow::Owned(v.to_string())))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawAnswer<'de>, A::Error> {
+                let mut values = Vec::new();
+                while let Some(Text(v)) = seq.next_element()? {
+                    values.push(v);
+                }
+                Ok(RawAnswer::Many(values))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for StoredAnswers<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = StoredAnswers<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("answers by question key")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<StoredAnswers<'de>, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(16));
+                while let Some((Text(k), v)) = map.next_entry()? {
+                    out.push((k, v));
+                }
+                Ok(StoredAnswers(out))
+            }
+        }
+        d.deserialize_map(V)
     }
 }
 
@@ -300,7 +431,6 @@ async fn stream_csv(
             let n = rows.len() as i64;
             for (token, day, version, language, answers) in rows {
                 after = token;
-                let answers: Answers = serde_json::from_str(&answers).unwrap_or_default();
                 w.write_field(day)?;
                 w.write_field(version.to_string())?;
                 w.write_field(language)?;
@@ -348,7 +478,6 @@ fn write_rows(
     layout: &Layout,
 ) -> anyhow::Result<()> {
     for r in rows {
-        let answers: Answers = serde_json::from_str(&r.answers).unwrap_or_default();
         w.write_field(r.id.to_string())?;
         w.write_field(iso.format(r.submitted_at))?;
         w.write_field(r.version.to_string())?;
@@ -358,7 +487,7 @@ fn write_rows(
         w.write_field(r.officer_id.map(|o| o.to_string()).unwrap_or_default())?;
         w.write_field(r.call_type.unwrap_or_default())?;
         w.write_field(r.district.unwrap_or_default())?;
-        layout.answers(&answers, w)?;
+        layout.answers(&r.answers, w)?;
         w.write_record(None::<&[u8]>)?;
     }
     Ok(())
@@ -383,6 +512,43 @@ async fn flush(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::surveys::model::Answers;
+
+    /// The borrowed reading of stored answers writes the same columns as the owned one,
+    /// escapes and all.
+    #[test]
+    fn stored_answers_read_like_answers() {
+        let answers: Answers = [
+            ("b_num".to_string(), Answer::Number(7.0)),
+            (
+                "a_text".to_string(),
+                Answer::One("say \"hi\"\nthere".into()),
+            ),
+            (
+                "c_many".to_string(),
+                Answer::Many(vec!["x".into(), "y\\z".into()]),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let json = serde_json::to_string(&answers).unwrap();
+        let stored: StoredAnswers = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            stored.0,
+            vec![
+                (
+                    Cow::Borrowed("a_text"),
+                    RawAnswer::One(Cow::Owned("say \"hi\"\nthere".into()))
+                ),
+                (Cow::Borrowed("b_num"), RawAnswer::Number(7.0)),
+                (
+                    Cow::Borrowed("c_many"),
+                    RawAnswer::Many(vec![Cow::Borrowed("x"), Cow::Owned("y\\z".into())])
+                ),
+            ]
+        );
+        assert!(matches!(stored.0[1].0, Cow::Borrowed(_)), "keys borrowed");
+    }
 
     /// The fast formatter writes what chrono's own formatting writes, across daylight-saving
     /// changes in both directions and in a zone with a half-hour offset.
