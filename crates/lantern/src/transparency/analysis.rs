@@ -359,64 +359,57 @@ pub const ARREST_CAUTION: &str = "Arrest and citation rates depend on what the s
 
 /// The rate tables of the analysis page.
 pub fn rate_tables(totals: &[GroupTotals], threshold: i64) -> Vec<RateTable> {
-    let groups = || totals.iter().filter(|t| GROUPS.contains(&t.group.as_str()));
+    let groups: Vec<&GroupTotals> = totals
+        .iter()
+        .filter(|t| GROUPS.contains(&t.group.as_str()))
+        .collect();
+    // Rates per stop: (key, title, numerator, its count, caution).
+    type PerStop = (
+        &'static str,
+        &'static str,
+        &'static str,
+        fn(&GroupTotals) -> i64,
+        &'static str,
+    );
+    let per_stop = |(key, title, numerator, count, caution): PerStop| {
+        let counts: Vec<(String, i64, i64)> = groups
+            .iter()
+            .map(|t| (t.group.clone(), count(t), t.stops))
+            .collect();
+        rate_table(&counts, threshold, key, title, numerator, "Stops", caution)
+    };
+    let owned: Vec<GroupTotals> = groups.iter().map(|t| (*t).clone()).collect();
     vec![
-        rate_table(
-            &groups()
-                .map(|t| (t.group.clone(), t.searches, t.stops))
-                .collect::<Vec<_>>(),
-            threshold,
+        per_stop((
             "search",
             "Search rate",
             "Searches",
-            "Stops",
+            |t| t.searches,
             SEARCH_CAUTION,
-        ),
-        rate_table(
-            &groups()
-                .map(|t| (t.group.clone(), t.frisks, t.stops))
-                .collect::<Vec<_>>(),
-            threshold,
-            "frisk",
-            "Frisk rate",
-            "Frisks",
-            "Stops",
-            FRISK_CAUTION,
-        ),
-        hit_table(&groups().cloned().collect::<Vec<_>>(), threshold),
-        rate_table(
-            &groups()
-                .map(|t| (t.group.clone(), t.arrests, t.stops))
-                .collect::<Vec<_>>(),
-            threshold,
+        )),
+        per_stop(("frisk", "Frisk rate", "Frisks", |t| t.frisks, FRISK_CAUTION)),
+        hit_table(&owned, threshold),
+        per_stop((
             "arrest",
             "Arrest rate",
             "Arrests",
-            "Stops",
+            |t| t.arrests,
             ARREST_CAUTION,
-        ),
-        rate_table(
-            &groups()
-                .map(|t| (t.group.clone(), t.citations, t.stops))
-                .collect::<Vec<_>>(),
-            threshold,
+        )),
+        per_stop((
             "citation",
             "Citation rate",
             "Citations",
-            "Stops",
+            |t| t.citations,
             ARREST_CAUTION,
-        ),
-        rate_table(
-            &groups()
-                .map(|t| (t.group.clone(), t.warnings, t.stops))
-                .collect::<Vec<_>>(),
-            threshold,
+        )),
+        per_stop((
             "warning",
             "Warning rate",
             "Warnings",
-            "Stops",
+            |t| t.warnings,
             ARREST_CAUTION,
-        ),
+        )),
     ]
 }
 

@@ -66,23 +66,9 @@ pub async fn finish_import(
     sha256: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let json = serde_json::to_string(report).unwrap_or_default();
-    on_db!(db, |pool| {
-        sqlx::query(FINISH_SQL)
-            .bind(agency_id)
-            .bind(id)
-            .bind(status)
-            .bind(report.rows_read as i64)
-            .bind(report.rows_inserted as i64)
-            .bind(report.rows_duplicate as i64)
-            .bind(report.rows_invalid as i64)
-            .bind(&json)
-            .bind(sha256)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|_| ())
-    })
+    let mut tx = db.begin().await?;
+    finish_import_tx(&mut tx, agency_id, id, status, report, sha256, now).await?;
+    tx.commit().await
 }
 
 pub async fn finish_import_tx(
