@@ -225,12 +225,14 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = migrations!("sqlite":
     "0002_surveys.sql",
     "0003_transparency.sql",
     "0004_delivery.sql",
+    "0005_stop_chunks.sql",
 );
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = migrations!("postgres":
     "0001_platform.sql",
     "0002_surveys.sql",
     "0003_transparency.sql",
     "0004_delivery.sql",
+    "0005_stop_chunks.sql",
 );
 
 fn migrator(backend: Backend) -> Migrator {

@@ -5,13 +5,15 @@
 //! single invalid value rejects the whole file (the report names each bad line and column);
 //! with `skip_invalid` the valid rows go in and the report lists the rows left out.
 //!
-//! Re-importing is safe: each row gets a key, the source's own row id when the file has one,
-//! else a hash of the normalised record and how many identical records came before it in the
-//! same file. A row whose key is already stored is counted as a duplicate and skipped, so the
-//! same file twice, or overlapping monthly extracts, add each stop once.
+//! Re-importing is safe: each row gets a key, a 128-bit hash of the source's own row id when
+//! the file has one, else of the normalised record and how many identical records came before
+//! it in the same file. A row whose key is already stored is counted as a duplicate and
+//! skipped, so the same file twice, or overlapping monthly extracts, add each stop once.
 //!
-//! Parsing (and sun times) run on a blocking thread, feeding batches to the database writer
-//! through a small channel, so reading and writing overlap on two cores.
+//! Parsing (and sun times) run on a blocking thread, feeding batches through a small channel
+//! to the writer, which skips stored keys, counts the analysis store and packs the new stops
+//! into chunks ([`chunks`](crate::transparency::chunks)); each full chunk is encoded on
+//! another blocking thread while the next fills, so reading and writing overlap on two cores.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -22,21 +24,22 @@ use tokio::sync::mpsc;
 
 use crate::platform::agencies::Agency;
 use crate::platform::audit::{self, Actor, Event};
-use crate::platform::db::Db;
+use crate::platform::db::{Db, Tx};
 use crate::platform::secrets::hex;
+use crate::transparency::chunks::{CHUNK_ROWS, ChunkBuilder, EncodedChunk};
 use crate::transparency::mapping::Mapping;
 use crate::transparency::model::{ImportReport, MAX_REPORTED_ERRORS, ReportedError, StopRecord};
 use crate::transparency::store;
 use crate::transparency::tally::Tally;
 
-/// Rows per INSERT statement (27 columns: 10,800 parameters, under both databases' limits).
-pub const BATCH: usize = 400;
+/// Rows per message from the parser to the writer.
+pub const BATCH: usize = 4096;
 
 /// A validated row ready to write.
 #[derive(Clone, Debug)]
 pub struct PreparedStop {
     pub record: StopRecord,
-    pub row_key: String,
+    pub row_key: u128,
     pub stop_minute: Option<i64>,
     pub sunset_minute: Option<i64>,
     pub dusk_minute: Option<i64>,
@@ -93,56 +96,99 @@ impl SunCache {
     }
 }
 
-/// The canonical text of a record that its key hashes. Changing it would change every key,
-/// so it is written out field by field rather than derived.
-fn canonical(r: &StopRecord) -> String {
-    fn o<T: std::fmt::Display>(v: &Option<T>) -> String {
-        v.as_ref().map(|x| x.to_string()).unwrap_or_default()
+/// Writes the canonical form of a record, which its key hashes, into `out`: each field in a
+/// fixed order, as a presence byte and then its value (texts with their length first, so that
+/// no two records share a form). Changing it would change every key, so it is written out
+/// field by field rather than derived.
+fn canonical(r: &StopRecord, out: &mut Vec<u8>) {
+    fn text(out: &mut Vec<u8>, v: &Option<String>) {
+        match v {
+            None => out.push(0),
+            Some(t) => {
+                out.push(1);
+                out.extend_from_slice(&(t.len() as u32).to_le_bytes());
+                out.extend_from_slice(t.as_bytes());
+            }
+        }
     }
-    [
-        r.date.to_string(),
+    fn number(out: &mut Vec<u8>, v: Option<[u8; 8]>) {
+        match v {
+            None => out.push(0),
+            Some(b) => {
+                out.push(1);
+                out.extend_from_slice(&b);
+            }
+        }
+    }
+    fn flag(out: &mut Vec<u8>, v: Option<bool>) {
+        out.push(match v {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        });
+    }
+    out.clear();
+    out.extend_from_slice(&chrono::Datelike::num_days_from_ce(&r.date).to_le_bytes());
+    number(
+        out,
         r.time
-            .map(|t| t.format("%H:%M:%S").to_string())
-            .unwrap_or_default(),
-        o(&r.location),
-        o(&r.lat),
-        o(&r.lng),
-        o(&r.district),
-        o(&r.subject_race),
-        o(&r.subject_sex),
-        o(&r.subject_age),
-        o(&r.officer_id),
-        o(&r.stop_type),
-        o(&r.reason_for_stop),
-        o(&r.outcome),
-        o(&r.arrest_made),
-        o(&r.citation_issued),
-        o(&r.warning_issued),
-        o(&r.frisk_performed),
-        o(&r.search_conducted),
-        o(&r.search_basis),
-        o(&r.contraband_found),
-    ]
-    .join("\u{1f}")
+            .map(|t| u64::from(t.num_seconds_from_midnight()).to_le_bytes()),
+    );
+    text(out, &r.location);
+    number(out, r.lat.map(f64::to_le_bytes));
+    number(out, r.lng.map(f64::to_le_bytes));
+    text(out, &r.district);
+    text(out, &r.subject_race);
+    text(out, &r.subject_sex);
+    number(out, r.subject_age.map(i64::to_le_bytes));
+    text(out, &r.officer_id);
+    text(out, &r.stop_type);
+    text(out, &r.reason_for_stop);
+    text(out, &r.outcome);
+    flag(out, r.arrest_made);
+    flag(out, r.citation_issued);
+    flag(out, r.warning_issued);
+    flag(out, r.frisk_performed);
+    flag(out, r.search_conducted);
+    text(out, &r.search_basis);
+    flag(out, r.contraband_found);
+}
+
+fn key_of(bytes: &[u8]) -> u128 {
+    let digest = Sha256::digest(bytes);
+    u128::from_le_bytes(digest[..16].try_into().expect("16 bytes"))
 }
 
 /// Gives each row its key (see the module documentation).
 #[derive(Default)]
 pub struct RowKeys {
-    seen: HashMap<u64, u32>,
+    /// How many rows of each content hash came before, in this file.
+    seen: rustc_hash::FxHashMap<u128, u32>,
+    bytes: Vec<u8>,
 }
 
 impl RowKeys {
-    pub fn key(&mut self, r: &StopRecord) -> String {
+    pub fn key(&mut self, r: &StopRecord) -> u128 {
         if let Some(id) = &r.source_id {
-            return format!("r:{id}");
+            // A source id: a form no record's canonical form has (those start with a date).
+            self.bytes.clear();
+            self.bytes.extend_from_slice(b"row id\0");
+            self.bytes.extend_from_slice(id.as_bytes());
+            return key_of(&self.bytes);
         }
-        let digest = Sha256::digest(canonical(r).as_bytes());
-        let short = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
-        let n = self.seen.entry(short).or_insert(0);
+        canonical(r, &mut self.bytes);
+        let content = key_of(&self.bytes);
+        let n = self.seen.entry(content).or_insert(0);
         let occurrence = *n;
         *n += 1;
-        format!("h:{}:{occurrence}", hex(&digest[..16]))
+        if occurrence == 0 {
+            content
+        } else {
+            let mut again = [0u8; 20];
+            again[..16].copy_from_slice(&content.to_le_bytes());
+            again[16..].copy_from_slice(&occurrence.to_le_bytes());
+            key_of(&again)
+        }
     }
 }
 
@@ -412,10 +458,9 @@ async fn write(
     });
 
     let mut tx = db.begin().await?;
-    let mut inserted = 0u64;
+    let mut writer = StopWriter::begin(&mut tx, agency.id, import_id).await?;
     let mut valid = 0u64;
     let mut invalid_seen = false;
-    let mut tally = Tally::default();
     let summary = loop {
         match rx.recv().await {
             Some(Msg::Batch(rows)) => {
@@ -423,8 +468,7 @@ async fn write(
                 // Once a row is invalid and the whole file will be refused, keep reading to
                 // report every problem, but stop writing.
                 if !invalid_seen || skip_invalid {
-                    inserted +=
-                        write_batch(&mut tx, agency.id, import_id, &rows, &mut tally).await?;
+                    writer.push(&mut tx, &rows).await?;
                 }
             }
             Some(Msg::Invalid) => invalid_seen = true,
@@ -438,6 +482,11 @@ async fn write(
         }
     };
     let _ = parser.await;
+    let inserted = if summary.rows_invalid > 0 && !skip_invalid {
+        0
+    } else {
+        writer.finish(&mut tx).await?
+    };
     let mut report = ImportReport {
         rows_read: summary.rows_read,
         rows_inserted: inserted,
@@ -456,8 +505,6 @@ async fn write(
         report.rejected = true;
         return Ok(report);
     }
-    tally.check().map_err(ImportError::File)?;
-    tally.write(&mut tx, agency.id).await?;
     store::finish_import_tx(
         &mut tx,
         agency.id,
@@ -487,34 +534,80 @@ async fn write(
     Ok(report)
 }
 
-/// Writes one batch and counts the rows written (not those already stored) for the analysis
-/// store; returns how many were written.
-async fn write_batch(
-    tx: &mut crate::platform::db::Tx,
+/// Writes the stops of one import in its transaction: skips those whose key is stored (or
+/// came earlier in the file), counts the rest into the analysis store, and stores them in
+/// chunks, each encoded on a blocking thread while the next one fills.
+struct StopWriter {
     agency_id: i64,
     import_id: i64,
-    rows: &[PreparedStop],
-    tally: &mut Tally,
-) -> Result<u64, sqlx::Error> {
-    // Work out what each row would add while the database writes them.
-    let (written, entries) =
-        tokio::join!(store::insert_stops(tx, agency_id, import_id, rows), async {
-            rows.iter().map(|r| tally.entry(r)).collect::<Vec<_>>()
-        });
-    let written = written?;
-    let count = written.len() as u64;
-    if written.len() == rows.len() {
-        entries.iter().for_each(|e| tally.add(e));
-    } else {
-        // Some keys were already stored (or repeated in the file: the first one counts).
-        let mut new: std::collections::HashSet<String> = written.into_iter().collect();
-        for (r, e) in rows.iter().zip(&entries) {
-            if new.remove(&r.row_key) {
-                tally.add(e);
+    stored: rustc_hash::FxHashSet<u128>,
+    chunk: ChunkBuilder,
+    chunks: i64,
+    encoding: Option<tokio::task::JoinHandle<EncodedChunk>>,
+    tally: Tally,
+    inserted: u64,
+}
+
+impl StopWriter {
+    async fn begin(tx: &mut Tx, agency_id: i64, import_id: i64) -> Result<StopWriter, sqlx::Error> {
+        store::lock_for_import(tx, agency_id, import_id).await?;
+        Ok(StopWriter {
+            agency_id,
+            import_id,
+            stored: store::stop_keys(tx, agency_id).await?,
+            chunk: ChunkBuilder::default(),
+            chunks: 0,
+            encoding: None,
+            tally: Tally::default(),
+            inserted: 0,
+        })
+    }
+
+    async fn push(&mut self, tx: &mut Tx, rows: &[PreparedStop]) -> Result<(), ImportError> {
+        for row in rows {
+            if !self.stored.insert(row.row_key) {
+                continue;
+            }
+            let entry = self.tally.entry(row);
+            self.tally.add(&entry);
+            self.chunk.push(row);
+            self.inserted += 1;
+            if self.chunk.len() == CHUNK_ROWS {
+                self.seal(tx).await?;
             }
         }
+        Ok(())
     }
-    Ok(count)
+
+    /// Starts encoding the chunk that is filling, after storing the one encoded before it.
+    async fn seal(&mut self, tx: &mut Tx) -> Result<(), ImportError> {
+        self.store_encoded(tx).await?;
+        let full = std::mem::take(&mut self.chunk);
+        self.encoding = Some(tokio::task::spawn_blocking(move || full.encode()));
+        Ok(())
+    }
+
+    async fn store_encoded(&mut self, tx: &mut Tx) -> Result<(), ImportError> {
+        if let Some(encoding) = self.encoding.take() {
+            let encoded = encoding
+                .await
+                .map_err(|e| ImportError::File(format!("encoding stops failed: {e}")))?;
+            store::insert_chunk(tx, self.agency_id, self.import_id, self.chunks, &encoded).await?;
+            self.chunks += 1;
+        }
+        Ok(())
+    }
+
+    /// Stores the last chunk and the analysis store's counts; returns the stops written.
+    async fn finish(mut self, tx: &mut Tx) -> Result<u64, ImportError> {
+        if !self.chunk.is_empty() {
+            self.seal(tx).await?;
+        }
+        self.store_encoded(tx).await?;
+        self.tally.check().map_err(ImportError::File)?;
+        self.tally.write(tx, self.agency_id).await?;
+        Ok(self.inserted)
+    }
 }
 
 /// Writes records made by the program itself (the demo), already valid, as one import: the
@@ -536,25 +629,23 @@ pub async fn write_records(
     let mut sun = SunCache::new(agency);
     let rows_read = records.len() as u64;
     let mut tx = db.begin().await?;
-    let mut inserted = 0;
-    let mut tally = Tally::default();
+    let mut writer = StopWriter::begin(&mut tx, agency.id, import_id).await?;
     let mut batch = Vec::with_capacity(BATCH);
     for r in records {
         batch.push(prepare(r, &mut keys, &mut sun));
         if batch.len() == BATCH {
-            inserted += write_batch(&mut tx, agency.id, import_id, &batch, &mut tally).await?;
+            writer.push(&mut tx, &batch).await?;
             batch.clear();
         }
     }
-    inserted += write_batch(&mut tx, agency.id, import_id, &batch, &mut tally).await?;
+    writer.push(&mut tx, &batch).await?;
+    let inserted = writer.finish(&mut tx).await?;
     let report = ImportReport {
         rows_read,
         rows_inserted: inserted,
         rows_duplicate: rows_read - inserted,
         ..Default::default()
     };
-    tally.check().map_err(ImportError::File)?;
-    tally.write(&mut tx, agency.id).await?;
     store::finish_import_tx(&mut tx, agency.id, import_id, "done", &report, "", now).await?;
     audit::append(
         &mut tx,
@@ -571,6 +662,7 @@ pub async fn write_records(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::NaiveTime;
 
     #[test]
     fn keys_prefer_the_source_id_and_count_identical_rows() {
@@ -590,11 +682,117 @@ mod tests {
             source_id: Some("17".into()),
             ..r.clone()
         };
-        assert_eq!(keys.key(&with_id), "r:17");
+        let id_key = keys.key(&with_id);
+        assert_eq!(
+            keys.key(&with_id),
+            id_key,
+            "a source id is one stop however often"
+        );
+        assert_ne!(id_key, a);
         let other = StopRecord {
             subject_race: Some("black".into()),
-            ..r
+            ..r.clone()
         };
-        assert!(keys.key(&other).ends_with(":0"));
+        let mut fresh = RowKeys::default();
+        assert_eq!(
+            keys.key(&other),
+            fresh.key(&other),
+            "the first of a kind has the same key in any file"
+        );
+        // The key covers every field: a stop differing in any one is another stop.
+        let variants = [
+            StopRecord {
+                time: NaiveTime::from_hms_opt(1, 2, 3),
+                ..r.clone()
+            },
+            StopRecord {
+                location: Some("1 MAIN ST".into()),
+                ..r.clone()
+            },
+            StopRecord {
+                lat: Some(1.0),
+                ..r.clone()
+            },
+            StopRecord {
+                lng: Some(1.0),
+                ..r.clone()
+            },
+            StopRecord {
+                district: Some("1".into()),
+                ..r.clone()
+            },
+            StopRecord {
+                subject_sex: Some("male".into()),
+                ..r.clone()
+            },
+            StopRecord {
+                subject_age: Some(1),
+                ..r.clone()
+            },
+            StopRecord {
+                officer_id: Some("1".into()),
+                ..r.clone()
+            },
+            StopRecord {
+                stop_type: Some("vehicular".into()),
+                ..r.clone()
+            },
+            StopRecord {
+                reason_for_stop: Some("1".into()),
+                ..r.clone()
+            },
+            StopRecord {
+                outcome: Some("arrest".into()),
+                ..r.clone()
+            },
+            StopRecord {
+                arrest_made: Some(false),
+                ..r.clone()
+            },
+            StopRecord {
+                citation_issued: Some(false),
+                ..r.clone()
+            },
+            StopRecord {
+                warning_issued: Some(false),
+                ..r.clone()
+            },
+            StopRecord {
+                frisk_performed: Some(false),
+                ..r.clone()
+            },
+            StopRecord {
+                search_conducted: Some(false),
+                ..r.clone()
+            },
+            StopRecord {
+                search_basis: Some("k9".into()),
+                ..r.clone()
+            },
+            StopRecord {
+                contraband_found: Some(false),
+                ..r.clone()
+            },
+            StopRecord {
+                date: NaiveDate::from_ymd_opt(2017, 1, 3).unwrap(),
+                ..r.clone()
+            },
+            // Texts carry their length: moving a character from one field to the next is
+            // another record.
+            StopRecord {
+                district: Some("ab".into()),
+                officer_id: Some("c".into()),
+                ..r.clone()
+            },
+            StopRecord {
+                district: Some("a".into()),
+                officer_id: Some("bc".into()),
+                ..r.clone()
+            },
+        ];
+        let mut seen = std::collections::HashSet::from([a]);
+        for v in &variants {
+            assert!(seen.insert(RowKeys::default().key(v)), "{v:?}");
+        }
     }
 }

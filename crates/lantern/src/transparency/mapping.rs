@@ -27,7 +27,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{NaiveDate, NaiveTime};
+use chrono::format::{Item, Parsed, StrftimeItems};
 use serde::Deserialize;
 
 use crate::transparency::model::{
@@ -225,18 +225,12 @@ impl Mapping {
             return Err("mapping file: [columns] must name the date column".into());
         }
         for (format, what) in [(&file.date_format, "date"), (&file.time_format, "time")] {
-            if let Some(fmt) = format {
-                let probe = NaiveDate::from_ymd_opt(2017, 6, 27)
-                    .and_then(|d| d.and_hms_opt(21, 7, 26))
-                    .expect("valid");
-                if chrono::format::StrftimeItems::new(fmt)
-                    .any(|i| matches!(i, chrono::format::Item::Error))
-                {
-                    return Err(format!(
-                        "mapping file: {what}_format {fmt:?} is not a valid format"
-                    ));
-                }
-                let _ = probe;
+            if let Some(fmt) = format
+                && StrftimeItems::new(fmt).parse_to_owned().is_err()
+            {
+                return Err(format!(
+                    "mapping file: {what}_format {fmt:?} is not a valid format"
+                ));
             }
         }
         let mut values = HashMap::new();
@@ -288,7 +282,7 @@ impl Mapping {
             match found {
                 Some(i) => {
                     used[i] = true;
-                    positions.push((*field, i));
+                    positions.push((*field, i, names[i].to_string()));
                 }
                 None if *field == Field::Date || self.name != "sopp" => {
                     return Err(format!(
@@ -306,10 +300,22 @@ impl Mapping {
             .filter(|(_, u)| !**u)
             .map(|(n, _)| n.to_string())
             .collect();
+        let items = |format: &str| {
+            StrftimeItems::new(format)
+                .parse_to_owned()
+                .map_err(|e| format!("the format {format:?} is not a chrono format: {e}"))
+        };
+        let date_format = items(self.date_format.as_deref().unwrap_or("%Y-%m-%d"))?;
+        let time_formats = match &self.time_format {
+            Some(f) => vec![items(f)?],
+            None => vec![items("%H:%M:%S")?, items("%H:%M")?],
+        };
         Ok(BoundMapping {
             mapping: self.clone(),
             positions,
             ignored,
+            date_format,
+            time_formats,
         })
     }
 }
@@ -318,8 +324,18 @@ impl Mapping {
 #[derive(Clone, Debug)]
 pub struct BoundMapping {
     mapping: Mapping,
-    positions: Vec<(Field, usize)>,
+    /// Each field read, with its column's position and name in the file.
+    positions: Vec<(Field, usize, String)>,
     pub ignored: Vec<String>,
+    /// The date and time formats, parsed once rather than for every row.
+    date_format: Vec<Item<'static>>,
+    time_formats: Vec<Vec<Item<'static>>>,
+}
+
+fn parse_with(value: &str, items: &[Item<'static>]) -> Option<Parsed> {
+    let mut parsed = Parsed::new();
+    chrono::format::parse(&mut parsed, value, items.iter()).ok()?;
+    Some(parsed)
 }
 
 impl BoundMapping {
@@ -329,13 +345,7 @@ impl BoundMapping {
         let mut r = StopRecord::default();
         let mut errors = Vec::new();
         let mut have_date = false;
-        for (field, index) in &self.positions {
-            let column = m
-                .columns
-                .iter()
-                .find(|(f, _)| f == field)
-                .map(|(_, c)| c.as_str())
-                .unwrap_or(field.name());
+        for (field, index, column) in &self.positions {
             let raw = row.get(*index).unwrap_or("").trim();
             if m.missing_values.iter().any(|v| v == raw) {
                 continue;
@@ -380,8 +390,7 @@ impl BoundMapping {
                 continue;
             }
             if let Some(categories) = field.categories() {
-                let lower = value.to_lowercase();
-                match categories.iter().find(|c| **c == lower) {
+                match categories.iter().find(|c| c.eq_ignore_ascii_case(value)) {
                     Some(c) => {
                         let v = Some(c.to_string());
                         match field {
@@ -398,12 +407,10 @@ impl BoundMapping {
             }
             match field {
                 Field::Date => {
-                    let parsed = match &m.date_format {
-                        Some(f) => NaiveDate::parse_from_str(value, f),
-                        None => NaiveDate::parse_from_str(value, "%Y-%m-%d"),
-                    };
+                    let parsed =
+                        parse_with(value, &self.date_format).and_then(|p| p.to_naive_date().ok());
                     match parsed {
-                        Ok(d) if (1900..=2200).contains(&chrono::Datelike::year(&d)) => {
+                        Some(d) if (1900..=2200).contains(&chrono::Datelike::year(&d)) => {
                             r.date = d;
                             have_date = true;
                         }
@@ -414,12 +421,9 @@ impl BoundMapping {
                     }
                 }
                 Field::Time => {
-                    let parsed = match &m.time_format {
-                        Some(f) => NaiveTime::parse_from_str(value, f).ok(),
-                        None => NaiveTime::parse_from_str(value, "%H:%M:%S")
-                            .or_else(|_| NaiveTime::parse_from_str(value, "%H:%M"))
-                            .ok(),
-                    };
+                    let parsed = self.time_formats.iter().find_map(|items| {
+                        parse_with(value, items).and_then(|p| p.to_naive_time().ok())
+                    });
                     match parsed {
                         Some(t) => r.time = Some(t),
                         None => err(format!(
@@ -491,6 +495,7 @@ impl BoundMapping {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{NaiveDate, NaiveTime};
 
     fn header(cols: &[&str]) -> csv::StringRecord {
         csv::StringRecord::from(cols.to_vec())

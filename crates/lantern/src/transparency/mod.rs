@@ -3,8 +3,9 @@
 //!
 //! - [`import`]: CSV files in the Stanford Open Policing Project's schema, or any schema through
 //!   a [`mapping`] file; all-or-nothing (or skipping invalid rows), idempotent, audited, and
-//!   keeping the analysis store (`stop_cells`, `stop_days`, `stop_minutes`, counted by
+//!   keeping the analysis store (`stop_cells`, `stop_light`, `stop_dusk`, counted by
 //!   [`tally`]) current in the same transaction.
+//! - [`chunks`]: how stops are stored, in chunks of an import's stops, column by column.
 //! - [`population`]: residential population benchmarks (plain CSV or ACS table B03002).
 //! - [`analysis`]: the benchmark test, search, hit and outcome rates with intervals and
 //!   Benjamini–Hochberg-adjusted tests, and the veil-of-darkness test (SOPP's three forms).
@@ -13,6 +14,7 @@
 
 pub mod analysis;
 pub mod api;
+pub mod chunks;
 pub mod import;
 pub mod mapping;
 pub mod model;

@@ -1,8 +1,10 @@
 //! The SQL of the transparency slice: imports, stops, the analysis store, population margins.
 
 use crate::platform::db::{Backend, Db, Tx};
+use crate::transparency::chunks::{self, EncodedChunk};
 use crate::transparency::import::PreparedStop;
 use crate::transparency::model::{Cell, ImportReport, StopImport};
+use crate::transparency::tally::{LIGHT_DAYS, LIGHT_MINUTES, Light};
 use crate::{on_db, on_tx};
 
 const IMPORT_COLUMNS: &str = "id, file_name, format, sha256, status, skip_invalid, rows_read, rows_inserted, \
@@ -163,135 +165,97 @@ pub async fn import(db: &Db, agency_id: i64, id: i64) -> Result<Option<StopImpor
     })
 }
 
-const STOP_COLUMNS: [&str; 27] = [
-    "agency_id",
-    "import_id",
-    "row_key",
-    "stop_date",
-    "stop_time",
-    "stop_minute",
-    "sunset_minute",
-    "dusk_minute",
-    "location",
-    "lat",
-    "lng",
-    "district",
-    "subject_race",
-    "subject_sex",
-    "subject_age",
-    "officer_id",
-    "stop_type",
-    "reason_for_stop",
-    "outcome",
-    "arrest_made",
-    "citation_issued",
-    "warning_issued",
-    "frisk_performed",
-    "search_conducted",
-    "search_basis",
-    "contraband_found",
-    "id",
-];
-
-/// `INSERT … VALUES (…), (…) … ON CONFLICT DO NOTHING RETURNING row_key` for `rows` rows (the
-/// id is generated): the keys returned are those of the rows written, for the analysis store.
-///
-/// SQLite gets anonymous `?` placeholders: sqlx looks each numbered placeholder up by name,
-/// and SQLite's name lookup walks every parameter, so ten thousand `$n` cost 10⁸ steps per
-/// statement (measured: 85% of an import's time), while `?` are bound by position directly.
-fn insert_sql(rows: usize, backend: Backend) -> String {
-    let cols = &STOP_COLUMNS[..26];
-    let mut sql = format!("INSERT INTO stops ({}) VALUES ", cols.join(", "));
-    let mut n = 0;
-    for r in 0..rows {
-        if r > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for c in 0..cols.len() {
-            if c > 0 {
-                sql.push(',');
-            }
-            n += 1;
-            match backend {
-                Backend::Sqlite => sql.push('?'),
-                Backend::Postgres => {
-                    sql.push('$');
-                    sql.push_str(&n.to_string());
-                }
-            }
-        }
-        sql.push(')');
-    }
-    sql.push_str(" ON CONFLICT (agency_id, row_key) DO NOTHING RETURNING row_key");
-    sql
-}
-
-static FULL_BATCH_SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
-    let n = crate::transparency::import::BATCH;
-    [
-        insert_sql(n, Backend::Sqlite),
-        insert_sql(n, Backend::Postgres),
-    ]
-});
-
-/// Writes rows, skipping keys already stored; returns the keys of the rows it wrote.
-pub async fn insert_stops(
+/// Starts an import's writing in its transaction: takes the write lock at once (SQLite), or
+/// the agency's import lock (PostgreSQL), so that two imports of one agency cannot both add
+/// the same stop: each loads the stored keys only once the other has committed.
+pub async fn lock_for_import(
     tx: &mut Tx,
     agency_id: i64,
     import_id: i64,
-    rows: &[PreparedStop],
-) -> Result<Vec<String>, sqlx::Error> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let backend = tx.backend();
-    let sql: std::borrow::Cow<'static, str> = if rows.len() == crate::transparency::import::BATCH {
-        std::borrow::Cow::Borrowed(&FULL_BATCH_SQL[usize::from(backend == Backend::Postgres)])
-    } else {
-        std::borrow::Cow::Owned(insert_sql(rows.len(), backend))
-    };
-    macro_rules! bind_all {
-        ($q:expr) => {{
-            let mut q = $q;
-            for p in rows {
-                let r = &p.record;
-                q = q
-                    .bind(agency_id)
-                    .bind(import_id)
-                    .bind(&p.row_key)
-                    .bind(r.date.format("%Y-%m-%d").to_string())
-                    .bind(r.time.map(|t| t.format("%H:%M:%S").to_string()))
-                    .bind(p.stop_minute)
-                    .bind(p.sunset_minute)
-                    .bind(p.dusk_minute)
-                    .bind(r.location.as_deref())
-                    .bind(r.lat)
-                    .bind(r.lng)
-                    .bind(r.district.as_deref())
-                    .bind(r.subject_race.as_deref())
-                    .bind(r.subject_sex.as_deref())
-                    .bind(r.subject_age)
-                    .bind(r.officer_id.as_deref())
-                    .bind(r.stop_type.as_deref())
-                    .bind(r.reason_for_stop.as_deref())
-                    .bind(r.outcome.as_deref())
-                    .bind(r.arrest_made)
-                    .bind(r.citation_issued)
-                    .bind(r.warning_issued)
-                    .bind(r.frisk_performed)
-                    .bind(r.search_conducted)
-                    .bind(r.search_basis.as_deref())
-                    .bind(r.contraband_found);
-            }
-            q
-        }};
+) -> Result<(), sqlx::Error> {
+    if tx.backend() == Backend::Postgres {
+        on_tx!(tx, |c| {
+            sqlx::query("SELECT pg_advisory_xact_lock(7411, CAST($1 AS INTEGER))")
+                .bind(agency_id)
+                .execute(&mut **c)
+                .await
+                .map(|_| ())
+        })?;
     }
     on_tx!(tx, |c| {
-        bind_all!(sqlx::query_scalar(sqlx::AssertSqlSafe(&*sql)))
+        sqlx::query("UPDATE stop_imports SET status = 'running' WHERE agency_id = $1 AND id = $2")
+            .bind(agency_id)
+            .bind(import_id)
+            .execute(&mut **c)
+            .await
+            .map(|_| ())
+    })
+}
+
+/// The row keys of every stop the agency has.
+pub async fn stop_keys(
+    tx: &mut Tx,
+    agency_id: i64,
+) -> Result<rustc_hash::FxHashSet<u128>, sqlx::Error> {
+    let blobs: Vec<Vec<u8>> = on_tx!(tx, |c| {
+        sqlx::query_scalar("SELECT keys FROM stop_chunks WHERE agency_id = $1")
+            .bind(agency_id)
             .fetch_all(&mut **c)
             .await
+    })?;
+    let n = blobs.iter().map(|b| b.len() / 16).sum();
+    let mut keys = rustc_hash::FxHashSet::with_capacity_and_hasher(n, Default::default());
+    for b in &blobs {
+        keys.extend(chunks::decode_keys(b));
+    }
+    Ok(keys)
+}
+
+pub async fn insert_chunk(
+    tx: &mut Tx,
+    agency_id: i64,
+    import_id: i64,
+    chunk: i64,
+    encoded: &EncodedChunk,
+) -> Result<(), sqlx::Error> {
+    on_tx!(tx, |c| {
+        sqlx::query(
+            "INSERT INTO stop_chunks (agency_id, import_id, chunk, format, stops, keys, data) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(agency_id)
+        .bind(import_id)
+        .bind(chunk)
+        .bind(chunks::FORMAT)
+        .bind(encoded.rows)
+        .bind(&encoded.keys)
+        .bind(&encoded.data)
+        .execute(&mut **c)
+        .await
+        .map(|_| ())
     })
+}
+
+/// Every stop of the agency, import by import in the order written.
+pub async fn stops(db: &Db, agency_id: i64) -> Result<Vec<PreparedStop>, sqlx::Error> {
+    type Chunk = (i64, i64, Vec<u8>, Vec<u8>);
+    let stored: Vec<Chunk> = on_db!(db, |pool| {
+        sqlx::query_as(
+            "SELECT format, stops, keys, data FROM stop_chunks WHERE agency_id = $1 \
+             ORDER BY import_id, chunk",
+        )
+        .bind(agency_id)
+        .fetch_all(pool)
+        .await
+    })?;
+    let mut out = Vec::new();
+    for (format, rows, keys, data) in stored {
+        out.extend(
+            chunks::decode(format, rows, &keys, &data)
+                .map_err(|e| sqlx::Error::Decode(e.into()))?,
+        );
+    }
+    Ok(out)
 }
 
 /// Which part of the stops an analysis looks at. Empty strings mean "all".
@@ -404,7 +368,7 @@ pub async fn counts(db: &Db, agency_id: i64) -> Result<(i64, i64), sqlx::Error> 
 
 /// One cell of the veil-of-darkness table: stops of the two groups at one rounded clock time,
 /// in daylight or darkness, in one district.
-#[derive(Clone, Debug, PartialEq, sqlx::FromRow, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct VodCell {
     pub is_dark: i64,
     pub rounded_minute: i64,
@@ -413,13 +377,143 @@ pub struct VodCell {
     pub n_majority: i64,
 }
 
+/// One row of the veil-of-darkness store (`stop_light`): the stops of one year, district,
+/// stop type and race by minute of the day in daylight and darkness, and by day of the year.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LightRow {
+    pub year: String,
+    pub district: String,
+    pub stop_type: String,
+    pub subject_race: String,
+    pub light: Light,
+}
+
+fn counts_to_blob(counts: &[u32]) -> Vec<u8> {
+    counts.iter().flat_map(|c| c.to_le_bytes()).collect()
+}
+
+fn blob_to_counts(blob: &[u8], len: usize) -> Result<Vec<u32>, sqlx::Error> {
+    if blob.len() != 4 * len {
+        return Err(sqlx::Error::Decode(
+            format!(
+                "stop_light holds {} bytes where {} were expected",
+                blob.len(),
+                4 * len
+            )
+            .into(),
+        ));
+    }
+    Ok(blob
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+        .collect())
+}
+
+type LightTuple = (String, String, String, String, Vec<u8>, Vec<u8>);
+
+const LIGHT_SQL: &str = "SELECT year, district, stop_type, subject_race, minutes, days FROM stop_light \
+     WHERE agency_id = $1 ORDER BY year, district, stop_type, subject_race";
+
+fn light_row(t: LightTuple) -> Result<LightRow, sqlx::Error> {
+    let (year, district, stop_type, subject_race, minutes, days) = t;
+    Ok(LightRow {
+        year,
+        district,
+        stop_type,
+        subject_race,
+        light: Light {
+            minutes: blob_to_counts(&minutes, LIGHT_MINUTES)?,
+            days: blob_to_counts(&days, LIGHT_DAYS)?,
+        },
+    })
+}
+
+/// The agency's veil-of-darkness store, read in an import's transaction.
+pub async fn light_rows(tx: &mut Tx, agency_id: i64) -> Result<Vec<LightRow>, sqlx::Error> {
+    let rows: Vec<LightTuple> = on_tx!(tx, |c| {
+        sqlx::query_as(LIGHT_SQL)
+            .bind(agency_id)
+            .fetch_all(&mut **c)
+            .await
+    })?;
+    rows.into_iter().map(light_row).collect()
+}
+
+/// The agency's veil-of-darkness store.
+pub async fn light_store(db: &Db, agency_id: i64) -> Result<Vec<LightRow>, sqlx::Error> {
+    let rows: Vec<LightTuple> = on_db!(db, |pool| {
+        sqlx::query_as(LIGHT_SQL)
+            .bind(agency_id)
+            .fetch_all(pool)
+            .await
+    })?;
+    rows.into_iter().map(light_row).collect()
+}
+
+/// Stores one row of the veil-of-darkness store, replacing what was there (the caller has
+/// added the stored counts in).
+#[allow(clippy::too_many_arguments)]
+pub async fn put_light_row(
+    tx: &mut Tx,
+    agency_id: i64,
+    year: &str,
+    district: &str,
+    stop_type: &str,
+    race: &str,
+    light: &Light,
+) -> Result<(), sqlx::Error> {
+    on_tx!(tx, |c| {
+        sqlx::query(
+            "INSERT INTO stop_light (agency_id, year, district, stop_type, subject_race, minutes, days) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (agency_id, year, district, stop_type, subject_race) \
+             DO UPDATE SET minutes = excluded.minutes, days = excluded.days",
+        )
+        .bind(agency_id)
+        .bind(year)
+        .bind(district)
+        .bind(stop_type)
+        .bind(race)
+        .bind(counts_to_blob(&light.minutes))
+        .bind(counts_to_blob(&light.days))
+        .execute(&mut **c)
+        .await
+        .map(|_| ())
+    })
+}
+
+/// Dusk (minutes after local midnight) of each date the store has stops on.
+pub async fn dusk(
+    db: &Db,
+    agency_id: i64,
+) -> Result<std::collections::HashMap<String, i64>, sqlx::Error> {
+    let rows: Vec<(String, i64)> = on_db!(db, |pool| {
+        sqlx::query_as("SELECT stop_date, dusk_minute FROM stop_dusk WHERE agency_id = $1")
+            .bind(agency_id)
+            .fetch_all(pool)
+            .await
+    })?;
+    Ok(rows.into_iter().collect())
+}
+
+/// The dates a row of the store counts stops on, with how many.
+pub fn light_days(row: &LightRow) -> impl Iterator<Item = (chrono::NaiveDate, u32)> + '_ {
+    let year: i32 = row.year.parse().unwrap_or(0);
+    let first = chrono::NaiveDate::from_ymd_opt(year, 1, 1);
+    row.light
+        .days
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .filter_map(move |(i, n)| Some((first?.checked_add_days(chrono::Days::new(i as u64))?, *n)))
+}
+
 /// The veil-of-darkness cells, filtered as SOPP's `veil_of_darkness.R` does (see
 /// `analysis::veil_of_darkness`): the two groups only, stops between the earliest and latest
 /// dusk of the period, minus the twilight between sunset and dusk (both ends included).
 ///
-/// Read from the analysis store (`stop_days` for the window, `stop_minutes` for the counts),
-/// which holds exactly what the same filter over the stops would count, so the cost does not
-/// grow with the number of stops.
+/// Read from the analysis store (`stop_light`, `stop_dusk`), which holds exactly what the same
+/// filter over the stops would count, so the cost does not grow with the number of stops.
 pub async fn vod_cells(
     db: &Db,
     agency_id: i64,
@@ -427,56 +521,61 @@ pub async fn vod_cells(
     minority: &str,
     majority: &str,
 ) -> Result<Vec<VodCell>, sqlx::Error> {
-    let (from, to) = scope.dates();
-    let bounds: (Option<i64>, Option<i64>) = on_db!(db, |pool| {
-        sqlx::query_as(
-            "SELECT CAST(MIN(dusk_minute) AS BIGINT), CAST(MAX(dusk_minute) AS BIGINT) FROM stop_days \
-             WHERE agency_id = $1 AND stop_date >= $2 AND stop_date <= $3 \
-               AND (subject_race = $4 OR subject_race = $5) \
-               AND ($6 = '' OR district = $6) AND ($7 = '' OR stop_type = $7)",
-        )
-        .bind(agency_id)
-        .bind(&from)
-        .bind(&to)
-        .bind(minority)
-        .bind(majority)
-        .bind(&scope.district)
-        .bind(&scope.stop_type)
-        .fetch_one(pool)
-        .await
-    })?;
-    let (Some(lo), Some(hi)) = bounds else {
+    let rows: Vec<LightRow> = light_store(db, agency_id)
+        .await?
+        .into_iter()
+        .filter(|r| {
+            (scope.year.is_empty() || r.year == scope.year)
+                && (scope.district.is_empty() || r.district == scope.district)
+                && (scope.stop_type.is_empty() || r.stop_type == scope.stop_type)
+                && (r.subject_race == minority || r.subject_race == majority)
+        })
+        .collect();
+    // The window: the earliest and latest dusk over the dates these stops fall on.
+    let dusk = dusk(db, agency_id).await?;
+    let mut window: Option<(i64, i64)> = None;
+    for row in &rows {
+        for (date, _) in light_days(row) {
+            if let Some(d) = dusk.get(&date.format("%Y-%m-%d").to_string()) {
+                window = Some(window.map_or((*d, *d), |(lo, hi)| (lo.min(*d), hi.max(*d))));
+            }
+        }
+    }
+    let Some((lo, hi)) = window else {
         return Ok(Vec::new());
     };
-    let (first_year, last_year) = if scope.year.is_empty() {
-        ("0000".to_string(), "9999".to_string())
-    } else {
-        (scope.year.clone(), scope.year.clone())
-    };
-    on_db!(db, |pool| {
-        sqlx::query_as(
-            "SELECT is_dark, CAST(((stop_minute + 2) / 5) * 5 AS BIGINT) AS rounded_minute, district, \
-                    CAST(SUM(CASE WHEN subject_race = $4 THEN stops ELSE 0 END) AS BIGINT) AS n_minority, \
-                    CAST(SUM(CASE WHEN subject_race = $5 THEN stops ELSE 0 END) AS BIGINT) AS n_majority \
-             FROM stop_minutes \
-             WHERE agency_id = $1 AND stop_minute >= $8 AND stop_minute <= $9 \
-               AND year >= $2 AND year <= $3 \
-               AND (subject_race = $4 OR subject_race = $5) \
-               AND ($6 = '' OR district = $6) AND ($7 = '' OR stop_type = $7) \
-             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+    let mut cells: std::collections::BTreeMap<(i64, i64, String), (i64, i64)> = Default::default();
+    for row in &rows {
+        let is_minority = row.subject_race == minority;
+        for (slot, n) in row.light.minutes.iter().enumerate() {
+            let minute = (slot % 1440) as i64;
+            if *n == 0 || minute < lo || minute > hi {
+                continue;
+            }
+            let is_dark = (slot >= 1440) as i64;
+            let rounded = (minute + 2) / 5 * 5;
+            let cell = cells
+                .entry((is_dark, rounded, row.district.clone()))
+                .or_default();
+            if is_minority {
+                cell.0 += i64::from(*n);
+            } else {
+                cell.1 += i64::from(*n);
+            }
+        }
+    }
+    Ok(cells
+        .into_iter()
+        .map(
+            |((is_dark, rounded_minute, district), (n_minority, n_majority))| VodCell {
+                is_dark,
+                rounded_minute,
+                district,
+                n_minority,
+                n_majority,
+            },
         )
-        .bind(agency_id)
-        .bind(&first_year)
-        .bind(&last_year)
-        .bind(minority)
-        .bind(majority)
-        .bind(&scope.district)
-        .bind(&scope.stop_type)
-        .bind(lo)
-        .bind(hi)
-        .fetch_all(pool)
-        .await
-    })
+        .collect())
 }
 
 /// Replaces the race margin of one geography (the agency, or a district code).

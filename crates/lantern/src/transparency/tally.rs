@@ -1,9 +1,9 @@
 //! What an import adds to the analysis store, counted in memory as its rows are written and
 //! added to the store's tables at the end, in the same transaction.
 //!
-//! Only rows the database actually inserted are counted (a row whose key is already stored is
-//! a duplicate and adds nothing), so the store always equals the same counts taken over the
-//! stops table; `tests/it/transparency.rs` checks exactly that.
+//! Only rows written are counted (a row whose key is already stored is a duplicate and adds
+//! nothing), so the store always equals the same counts taken over the stored stops;
+//! `tests/it/transparency.rs` checks exactly that.
 
 use rustc_hash::FxHashMap;
 
@@ -81,10 +81,53 @@ impl Names {
 pub struct Entry {
     cell: u64,
     counts: [bool; 10],
-    /// Day key and dusk, when the row has a clock time and the date sun times.
-    day: Option<(u64, i64)>,
-    /// Minute key, when the row is in daylight or darkness (not twilight).
-    minute: Option<u64>,
+    /// The row's part of the veil-of-darkness store, when it has a clock time and its date
+    /// sun times.
+    light: Option<LightEntry>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct LightEntry {
+    /// Year, district, stop type and race, packed.
+    group: u64,
+    day_number: i32,
+    day_of_year: u16,
+    dusk: i64,
+    /// Index into [`Light::minutes`], when the row is in daylight or darkness (not twilight).
+    slot: Option<u16>,
+}
+
+/// The veil-of-darkness counts of one year, district, stop type and race (see
+/// [`store::LightRow`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Light {
+    /// Stops at each minute of the day in daylight, then at each minute in darkness.
+    pub minutes: Vec<u32>,
+    /// Stops with a clock time on each day of the year, 1 January first.
+    pub days: Vec<u32>,
+}
+
+impl Default for Light {
+    fn default() -> Light {
+        Light {
+            minutes: vec![0; LIGHT_MINUTES],
+            days: vec![0; LIGHT_DAYS],
+        }
+    }
+}
+
+pub const LIGHT_MINUTES: usize = 2 * 1440;
+pub const LIGHT_DAYS: usize = 366;
+
+impl Light {
+    pub fn add(&mut self, other: &Light) {
+        for (a, b) in self.minutes.iter_mut().zip(&other.minutes) {
+            *a += b;
+        }
+        for (a, b) in self.days.iter_mut().zip(&other.days) {
+            *a += b;
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -95,9 +138,9 @@ pub struct Tally {
     /// Set when a text does not fit its key (more distinct districts than the key holds).
     overflow: Option<&'static str>,
     cells: FxHashMap<u64, [i64; 10]>,
-    /// Dusk of the date, stops with a clock time.
-    days: FxHashMap<u64, (i64, i64)>,
-    minutes: FxHashMap<u64, i64>,
+    light: FxHashMap<u64, Light>,
+    /// Dusk by day number, for the dates counted in `light`.
+    dusk: FxHashMap<i32, i64>,
 }
 
 // Key layouts, in bits from the top: a month since year 0 takes 20, a day number 24, a minute
@@ -123,8 +166,7 @@ fn unpack<const N: usize>(mut key: u64, bits: [u32; N]) -> [u64; N] {
 }
 
 const CELL_BITS: [u32; 6] = [20, DISTRICT, CODE, CODE, CODE, 3];
-const DAY_BITS: [u32; 4] = [24, DISTRICT, CODE, CODE];
-const MINUTE_BITS: [u32; 6] = [11, 14, DISTRICT, CODE, CODE, 1];
+const LIGHT_BITS: [u32; 4] = [14, DISTRICT, CODE, CODE];
 
 const fn total(bits: &[u32]) -> u32 {
     let mut sum = 0;
@@ -135,8 +177,7 @@ const fn total(bits: &[u32]) -> u32 {
     }
     sum
 }
-const _: () =
-    assert!(total(&CELL_BITS) <= 64 && total(&DAY_BITS) <= 64 && total(&MINUTE_BITS) <= 64);
+const _: () = assert!(total(&CELL_BITS) <= 64 && total(&LIGHT_BITS) <= 64);
 
 impl Tally {
     /// What a row would add (keys only; nothing is counted yet). Cheap, and done while the
@@ -192,34 +233,27 @@ impl Tally {
         let mut entry = Entry {
             cell,
             counts,
-            day: None,
-            minute: None,
+            light: None,
         };
         // The veil-of-darkness store: stops with a clock time on dates with sun times.
         if let (Some(minute), Some(sunset), Some(dusk)) =
             (p.stop_minute, p.sunset_minute, p.dusk_minute)
         {
-            let day_number = u64::from(r.date.num_days_from_ce().max(0) as u32);
-            entry.day = Some((
-                pack(&[
-                    (day_number, 24),
+            let minute = minute.clamp(0, 1439);
+            entry.light = Some(LightEntry {
+                group: pack(&[
+                    (year.min(9999), 14),
                     (district, DISTRICT),
                     (stop_type, CODE),
                     (race, CODE),
                 ]),
+                day_number: r.date.num_days_from_ce(),
+                day_of_year: r.date.ordinal0() as u16,
                 dusk,
-            ));
-            // Twilight, between sunset and dusk (both included), is neither light nor dark.
-            if !(sunset..=dusk).contains(&minute) {
-                entry.minute = Some(pack(&[
-                    (minute.clamp(0, 1439) as u64, 11),
-                    (year, 14),
-                    (district, DISTRICT),
-                    (stop_type, CODE),
-                    (race, CODE),
-                    (u64::from(minute >= dusk), 1),
-                ]));
-            }
+                // Twilight, between sunset and dusk (both included), is neither light nor dark.
+                slot: (!(sunset..=dusk).contains(&minute))
+                    .then(|| (minute + if minute >= dusk { 1440 } else { 0 }) as u16),
+            });
         }
         entry
     }
@@ -230,11 +264,13 @@ impl Tally {
         for (total, yes) in cell.iter_mut().zip(e.counts) {
             *total += i64::from(yes);
         }
-        if let Some((key, dusk)) = e.day {
-            self.days.entry(key).or_insert((dusk, 0)).1 += 1;
-        }
-        if let Some(key) = e.minute {
-            *self.minutes.entry(key).or_default() += 1;
+        if let Some(l) = e.light {
+            self.dusk.entry(l.day_number).or_insert(l.dusk);
+            let light = self.light.entry(l.group).or_default();
+            light.days[usize::from(l.day_of_year)] += 1;
+            if let Some(slot) = l.slot {
+                light.minutes[usize::from(slot)] += 1;
+            }
         }
     }
 
@@ -272,6 +308,11 @@ impl Tally {
                 )
             })
             .collect();
+        // In primary-key order, the store's index grows at its end instead of everywhere.
+        let mut cells = cells;
+        cells.sort_unstable_by(|a, b| {
+            (&a.0, a.1, a.2, a.3, a.4, a.5).cmp(&(&b.0, b.1, b.2, b.3, b.4, b.5))
+        });
         for chunk in cells.chunks(ROWS_PER_STATEMENT) {
             let sql = upsert_sql(
                 "stop_cells",
@@ -305,99 +346,55 @@ impl Tally {
                 q.execute(&mut **c).await.map(|_| ())
             })?;
         }
-        let days: Vec<_> = self
-            .days
+        let mut dusk: Vec<(String, i64)> = self
+            .dusk
             .iter()
-            .map(|(key, (dusk, stops))| {
-                let [day, district, stop_type, race] = unpack(*key, DAY_BITS);
-                let date = chrono::NaiveDate::from_num_days_from_ce_opt(day as i32)
-                    .map(|d| d.format("%Y-%m-%d").to_string())
-                    .unwrap_or_default();
-                (
-                    date,
-                    districts.name(district),
-                    codes.name(stop_type),
-                    codes.name(race),
-                    *dusk,
-                    *stops,
-                )
+            .filter_map(|(day, dusk)| {
+                let date = chrono::NaiveDate::from_num_days_from_ce_opt(*day)?;
+                Some((date.format("%Y-%m-%d").to_string(), *dusk))
             })
             .collect();
-        for chunk in days.chunks(ROWS_PER_STATEMENT) {
-            let sql = upsert_sql(
-                "stop_days",
-                &[
-                    "stop_date",
-                    "district",
-                    "stop_type",
-                    "subject_race",
-                    "dusk_minute",
-                ],
-                &["stops"],
+        dusk.sort_unstable();
+        for chunk in dusk.chunks(ROWS_PER_STATEMENT) {
+            let sql = insert_new_sql(
+                "stop_dusk",
+                &["stop_date", "dusk_minute"],
+                &["stop_date"],
                 chunk.len(),
                 backend,
             );
             on_tx!(tx, |c| {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-                for (date, district, stop_type, race, dusk, stops) in chunk {
-                    q = q
-                        .bind(agency_id)
-                        .bind(date)
-                        .bind(*district)
-                        .bind(*stop_type)
-                        .bind(*race)
-                        .bind(*dusk)
-                        .bind(*stops);
+                for (date, dusk) in chunk {
+                    q = q.bind(agency_id).bind(date).bind(*dusk);
                 }
                 q.execute(&mut **c).await.map(|_| ())
             })?;
         }
-        let minutes: Vec<_> = self
-            .minutes
-            .iter()
-            .map(|(key, stops)| {
-                let [minute, year, district, stop_type, race, dark] = unpack(*key, MINUTE_BITS);
-                (
-                    minute as i64,
-                    format!("{year:04}"),
-                    districts.name(district),
-                    codes.name(stop_type),
-                    codes.name(race),
-                    dark as i64,
-                    *stops,
-                )
-            })
-            .collect();
-        for chunk in minutes.chunks(ROWS_PER_STATEMENT) {
-            let sql = upsert_sql(
-                "stop_minutes",
-                &[
-                    "stop_minute",
-                    "year",
-                    "district",
-                    "stop_type",
-                    "subject_race",
-                    "is_dark",
-                ],
-                &["stops"],
-                chunk.len(),
-                backend,
+        // A few hundred rows, each added to what an earlier import stored.
+        let mut stored: FxHashMap<(String, String, String, String), Light> =
+            crate::transparency::store::light_rows(tx, agency_id)
+                .await?
+                .into_iter()
+                .map(|r| ((r.year, r.district, r.stop_type, r.subject_race), r.light))
+                .collect();
+        for (key, light) in &self.light {
+            let [year, district, stop_type, race] = unpack(*key, LIGHT_BITS);
+            let key = (
+                format!("{year:04}"),
+                districts.name(district).to_string(),
+                codes.name(stop_type).to_string(),
+                codes.name(race).to_string(),
             );
-            on_tx!(tx, |c| {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-                for (minute, year, district, stop_type, race, dark, stops) in chunk {
-                    q = q
-                        .bind(agency_id)
-                        .bind(*minute)
-                        .bind(year)
-                        .bind(*district)
-                        .bind(*stop_type)
-                        .bind(*race)
-                        .bind(*dark)
-                        .bind(*stops);
-                }
-                q.execute(&mut **c).await.map(|_| ())
-            })?;
+            stored.entry(key).or_default().add(light);
+        }
+        let mut rows: Vec<_> = stored.into_iter().collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for ((year, district, stop_type, race), light) in rows {
+            crate::transparency::store::put_light_row(
+                tx, agency_id, &year, &district, &stop_type, &race, &light,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -406,32 +403,23 @@ impl Tally {
 /// Rows per upsert statement (17 parameters a row at most).
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// `INSERT … VALUES … ON CONFLICT (agency_id, keys…) DO UPDATE SET count = count + excluded.count`.
-/// `stop_days`' dusk is part of the inserted values but not of its key: a date has one dusk.
-fn upsert_sql(
-    table: &str,
-    values: &[&str],
-    counts: &[&str],
-    rows: usize,
-    backend: Backend,
-) -> String {
-    let columns: Vec<&str> = std::iter::once("agency_id")
-        .chain(values.iter().copied())
-        .chain(counts.iter().copied())
-        .collect();
-    let keys: Vec<&str> = std::iter::once("agency_id")
-        .chain(values.iter().copied().filter(|c| *c != "dusk_minute"))
-        .collect();
-    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+/// `INSERT INTO table (agency_id, columns…) VALUES (…), …` for `rows` rows.
+fn insert_sql(table: &str, columns: &[&str], rows: usize, backend: Backend) -> String {
+    let width = columns.len() + 1;
+    let mut sql = format!(
+        "INSERT INTO {table} (agency_id, {}) VALUES ",
+        columns.join(", ")
+    );
     let mut n = 0;
     for r in 0..rows {
         sql.push_str(if r == 0 { "(" } else { ",(" });
-        for c in 0..columns.len() {
+        for c in 0..width {
             if c > 0 {
                 sql.push(',');
             }
             n += 1;
-            // Positional on SQLite (see store::insert_sql).
+            // Positional on SQLite: sqlx looks each numbered placeholder up by name, and
+            // SQLite's lookup walks every parameter of the statement.
             match backend {
                 Backend::Sqlite => sql.push('?'),
                 Backend::Postgres => sql.push_str(&format!("${n}")),
@@ -439,16 +427,43 @@ fn upsert_sql(
         }
         sql.push(')');
     }
+    sql
+}
+
+/// `INSERT … VALUES … ON CONFLICT (agency_id, keys…) DO UPDATE SET count = count + excluded.count`.
+fn upsert_sql(
+    table: &str,
+    keys: &[&str],
+    counts: &[&str],
+    rows: usize,
+    backend: Backend,
+) -> String {
+    let columns: Vec<&str> = keys.iter().chain(counts).copied().collect();
     let updates: Vec<String> = counts
         .iter()
         .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
         .collect();
-    sql.push_str(&format!(
-        " ON CONFLICT ({}) DO UPDATE SET {}",
+    format!(
+        "{} ON CONFLICT (agency_id, {}) DO UPDATE SET {}",
+        insert_sql(table, &columns, rows, backend),
         keys.join(", "),
         updates.join(", ")
-    ));
-    sql
+    )
+}
+
+/// `INSERT … VALUES … ON CONFLICT (agency_id, keys…) DO NOTHING`: what is stored stays.
+fn insert_new_sql(
+    table: &str,
+    columns: &[&str],
+    keys: &[&str],
+    rows: usize,
+    backend: Backend,
+) -> String {
+    format!(
+        "{} ON CONFLICT (agency_id, {}) DO NOTHING",
+        insert_sql(table, columns, rows, backend),
+        keys.join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -471,27 +486,37 @@ mod tests {
         let parts = [(24_307, 20), (65_535, 16), (0, 8), (7, 8), (255, 8), (7, 3)];
         assert_eq!(parts.map(|(_, b)| b), CELL_BITS);
         assert_eq!(unpack(pack(&parts), CELL_BITS), parts.map(|(v, _)| v));
-        let parts = [(1439, 11), (9999, 14), (3, 16), (2, 8), (255, 8), (1, 1)];
-        assert_eq!(parts.map(|(_, b)| b), MINUTE_BITS);
-        assert_eq!(unpack(pack(&parts), MINUTE_BITS), parts.map(|(v, _)| v));
-        let parts = [(739_000, 24), (65_535, 16), (1, 8), (255, 8)];
-        assert_eq!(parts.map(|(_, b)| b), DAY_BITS);
-        assert_eq!(unpack(pack(&parts), DAY_BITS), parts.map(|(v, _)| v));
+        let parts = [(9999, 14), (3, 16), (2, 8), (255, 8)];
+        assert_eq!(parts.map(|(_, b)| b), LIGHT_BITS);
+        assert_eq!(unpack(pack(&parts), LIGHT_BITS), parts.map(|(v, _)| v));
     }
 
     #[test]
-    fn upserts_add_to_the_counts() {
+    fn upserts_add_to_the_counts_and_dusk_is_kept() {
         let sql = upsert_sql(
-            "stop_days",
-            &["stop_date", "dusk_minute"],
-            &["stops"],
+            "stop_cells",
+            &["month"],
+            &["stops", "hits"],
             2,
             Backend::Postgres,
         );
         assert_eq!(
             sql,
-            "INSERT INTO stop_days (agency_id, stop_date, dusk_minute, stops) VALUES ($1,$2,$3,$4),($5,$6,$7,$8) \
-             ON CONFLICT (agency_id, stop_date) DO UPDATE SET stops = stop_days.stops + excluded.stops"
+            "INSERT INTO stop_cells (agency_id, month, stops, hits) VALUES ($1,$2,$3,$4),($5,$6,$7,$8) \
+             ON CONFLICT (agency_id, month) DO UPDATE SET stops = stop_cells.stops + excluded.stops, \
+             hits = stop_cells.hits + excluded.hits"
+        );
+        let sql = insert_new_sql(
+            "stop_dusk",
+            &["stop_date", "dusk_minute"],
+            &["stop_date"],
+            1,
+            Backend::Sqlite,
+        );
+        assert_eq!(
+            sql,
+            "INSERT INTO stop_dusk (agency_id, stop_date, dusk_minute) VALUES (?,?,?) \
+             ON CONFLICT (agency_id, stop_date) DO NOTHING"
         );
     }
 }

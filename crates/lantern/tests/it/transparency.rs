@@ -140,15 +140,16 @@ db_test!(the_san_jose_file_imports_once_and_matches_r, |app| {
     close(black.p_value.unwrap(), 8.93370049311e-05, 1e-9, "p");
 
     // Sun times were stored with each stop (suncalc.js: 2014-06-21 sunset 20:32, dusk 21:03).
-    let sun: Vec<(Option<i64>, Option<i64>)> = lantern::on_db!(&app.db, |pool| {
-        sqlx::query_as(
-            "SELECT DISTINCT sunset_minute, dusk_minute FROM stops WHERE agency_id = $1 AND stop_date = '2014-06-21'",
-        )
-        .bind(sj.id)
-        .fetch_all(pool)
+    let midsummer = chrono::NaiveDate::from_ymd_opt(2014, 6, 21).unwrap();
+    let mut sun: Vec<(Option<i64>, Option<i64>)> = store::stops(&app.db, sj.id)
         .await
-    })
-    .unwrap();
+        .unwrap()
+        .iter()
+        .filter(|s| s.record.date == midsummer)
+        .map(|s| (s.sunset_minute, s.dusk_minute))
+        .collect();
+    assert!(sun.len() > 1);
+    sun.dedup();
     assert_eq!(sun, vec![(Some(1232), Some(1263))]);
 
     // The veil-of-darkness test matches R's glm on SOPP's cells.
@@ -243,14 +244,7 @@ db_test!(
         );
         let (stops, _) = store::counts(&app.db, sj.id).await.unwrap();
         assert_eq!(stops, 0, "nothing written");
-        let n: i64 = lantern::on_db!(&app.db, |pool| {
-            sqlx::query_scalar("SELECT COUNT(*) FROM stops WHERE agency_id = $1")
-                .bind(sj.id)
-                .fetch_one(pool)
-                .await
-        })
-        .unwrap();
-        assert_eq!(n, 0);
+        assert!(store::stops(&app.db, sj.id).await.unwrap().is_empty());
         let stored = store::import(&app.db, sj.id, id).await.unwrap().unwrap();
         assert_eq!(stored.status, "failed");
         assert_eq!(stored.parsed_report().unwrap().errors.len(), 3);
@@ -629,8 +623,58 @@ fn search_and_hit_rates_match_sopp_2017() {
     assert!(checked > 100, "only {checked} county rates compared");
 }
 
+/// Copies the agency's stops, decoded from their chunks, into a plain table `recount_stops` (a
+/// row per stop), so that the analysis store can be checked against counts that SQL takes
+/// independently of the code that tallied it.
+async fn stops_as_rows(app: &TestApp, agency: i64) {
+    let stops = store::stops(&app.db, agency).await.unwrap();
+    lantern::on_db!(&app.db, |pool| {
+        sqlx::query(
+            "CREATE TABLE recount_stops (agency_id BIGINT, stop_date TEXT, stop_minute BIGINT, \
+                 sunset_minute BIGINT, dusk_minute BIGINT, district TEXT, subject_race TEXT, \
+                 subject_sex TEXT, subject_age BIGINT, stop_type TEXT, outcome TEXT, \
+                 arrest_made BOOLEAN, citation_issued BOOLEAN, warning_issued BOOLEAN, \
+                 frisk_performed BOOLEAN, search_conducted BOOLEAN, search_basis TEXT, \
+                 contraband_found BOOLEAN)",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        for rows in stops.chunks(500) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO recount_stops (agency_id, stop_date, stop_minute, sunset_minute, \
+                 dusk_minute, district, subject_race, subject_sex, subject_age, stop_type, outcome, \
+                 arrest_made, citation_issued, warning_issued, frisk_performed, search_conducted, \
+                 search_basis, contraband_found) ",
+            );
+            q.push_values(rows, |mut b, s| {
+                let r = &s.record;
+                b.push_bind(agency)
+                    .push_bind(r.date.format("%Y-%m-%d").to_string())
+                    .push_bind(s.stop_minute)
+                    .push_bind(s.sunset_minute)
+                    .push_bind(s.dusk_minute)
+                    .push_bind(r.district.clone())
+                    .push_bind(r.subject_race.clone())
+                    .push_bind(r.subject_sex.clone())
+                    .push_bind(r.subject_age)
+                    .push_bind(r.stop_type.clone())
+                    .push_bind(r.outcome.clone())
+                    .push_bind(r.arrest_made)
+                    .push_bind(r.citation_issued)
+                    .push_bind(r.warning_issued)
+                    .push_bind(r.frisk_performed)
+                    .push_bind(r.search_conducted)
+                    .push_bind(r.search_basis.clone())
+                    .push_bind(r.contraband_found);
+            });
+            q.build().execute(pool).await.unwrap();
+        }
+    });
+}
+
 /// The analysis store's cells, read back whole, and the same counts taken over the stops
-/// table, each row as `key|…|counts` text.
+/// (as rows, [`stops_as_rows`]), each row as `key|…|counts` text.
 async fn cells_stored_and_recounted(app: &TestApp, agency: i64) -> (Vec<String>, Vec<String>) {
     let age = "CASE WHEN subject_age IS NULL THEN '' WHEN subject_age < 18 THEN 'under 18' \
          WHEN subject_age < 25 THEN '18-24' WHEN subject_age < 35 THEN '25-34' \
@@ -655,7 +699,7 @@ async fn cells_stored_and_recounted(app: &TestApp, agency: i64) -> (Vec<String>,
     let recount = format!(
         "SELECT substr(stop_date, 1, 7) || '|' || COALESCE(district, '') || '|' || COALESCE(stop_type, '') || '|' || \
              COALESCE(subject_race, 'unknown') || '|' || COALESCE(subject_sex, '') || '|' || {age} || '|' || {counts} \
-         FROM stops WHERE agency_id = $1 \
+         FROM recount_stops WHERE agency_id = $1 \
          GROUP BY substr(stop_date, 1, 7), COALESCE(district, ''), COALESCE(stop_type, ''), \
              COALESCE(subject_race, 'unknown'), COALESCE(subject_sex, ''), {age} ORDER BY 1"
     );
@@ -689,41 +733,49 @@ async fn cells_stored_and_recounted(app: &TestApp, agency: i64) -> (Vec<String>,
     (fetch(stored).await, fetch(recount).await)
 }
 
-/// The veil-of-darkness store, and the same over the stops: (key, count) as text.
+/// The veil-of-darkness store, and the same over the stops: (key, count) as text, by date
+/// and by minute.
 async fn darkness_store_and_recount(app: &TestApp, agency: i64) -> Vec<(Vec<String>, Vec<String>)> {
-    let pairs = [
-        (
-            "SELECT stop_date || '|' || district || '|' || stop_type || '|' || subject_race || '|' || \
-                 CAST(dusk_minute AS TEXT) || '|' || CAST(stops AS TEXT) FROM stop_days WHERE agency_id = $1 ORDER BY 1",
-            "SELECT stop_date || '|' || COALESCE(district, '') || '|' || COALESCE(stop_type, '') || '|' || \
-                 COALESCE(subject_race, 'unknown') || '|' || CAST(MIN(dusk_minute) AS TEXT) || '|' || CAST(COUNT(*) AS TEXT) \
-             FROM stops WHERE agency_id = $1 AND stop_minute IS NOT NULL AND dusk_minute IS NOT NULL \
-             GROUP BY stop_date, COALESCE(district, ''), COALESCE(stop_type, ''), COALESCE(subject_race, 'unknown') ORDER BY 1",
-        ),
-        (
-            "SELECT CAST(stop_minute AS TEXT) || '|' || year || '|' || district || '|' || stop_type || '|' || subject_race || '|' || \
-                 CAST(is_dark AS TEXT) || '|' || CAST(stops AS TEXT) FROM stop_minutes WHERE agency_id = $1 ORDER BY 1",
-            "SELECT CAST(stop_minute AS TEXT) || '|' || substr(stop_date, 1, 4) || '|' || COALESCE(district, '') || '|' || \
-                 COALESCE(stop_type, '') || '|' || COALESCE(subject_race, 'unknown') || '|' || \
-                 CAST(CASE WHEN stop_minute >= dusk_minute THEN 1 ELSE 0 END AS TEXT) || '|' || CAST(COUNT(*) AS TEXT) \
-             FROM stops WHERE agency_id = $1 AND stop_minute IS NOT NULL AND dusk_minute IS NOT NULL \
-               AND NOT (stop_minute >= sunset_minute AND stop_minute <= dusk_minute) \
-             GROUP BY stop_minute, substr(stop_date, 1, 4), COALESCE(district, ''), COALESCE(stop_type, ''), \
-                 COALESCE(subject_race, 'unknown'), CASE WHEN stop_minute >= dusk_minute THEN 1 ELSE 0 END ORDER BY 1",
-        ),
+    let rows = store::light_store(&app.db, agency).await.unwrap();
+    let dusk = store::dusk(&app.db, agency).await.unwrap();
+    let mut by_date = Vec::new();
+    let mut by_minute = Vec::new();
+    for r in &rows {
+        let group = format!("{}|{}|{}", r.district, r.stop_type, r.subject_race);
+        for (date, n) in store::light_days(r) {
+            let date = date.format("%Y-%m-%d").to_string();
+            by_date.push(format!("{date}|{group}|{}|{n}", dusk[&date]));
+        }
+        for (slot, n) in r.light.minutes.iter().enumerate().filter(|(_, n)| **n > 0) {
+            let (minute, dark) = (slot % 1440, slot / 1440);
+            by_minute.push(format!("{minute}|{}|{group}|{dark}|{n}", r.year));
+        }
+    }
+    let recounts = [
+        "SELECT stop_date || '|' || COALESCE(district, '') || '|' || COALESCE(stop_type, '') || '|' || \
+             COALESCE(subject_race, 'unknown') || '|' || CAST(MIN(dusk_minute) AS TEXT) || '|' || CAST(COUNT(*) AS TEXT) \
+         FROM recount_stops WHERE agency_id = $1 AND stop_minute IS NOT NULL AND dusk_minute IS NOT NULL \
+         GROUP BY stop_date, COALESCE(district, ''), COALESCE(stop_type, ''), COALESCE(subject_race, 'unknown')",
+        "SELECT CAST(stop_minute AS TEXT) || '|' || substr(stop_date, 1, 4) || '|' || COALESCE(district, '') || '|' || \
+             COALESCE(stop_type, '') || '|' || COALESCE(subject_race, 'unknown') || '|' || \
+             CAST(CASE WHEN stop_minute >= dusk_minute THEN 1 ELSE 0 END AS TEXT) || '|' || CAST(COUNT(*) AS TEXT) \
+         FROM recount_stops WHERE agency_id = $1 AND stop_minute IS NOT NULL AND dusk_minute IS NOT NULL \
+           AND NOT (stop_minute >= sunset_minute AND stop_minute <= dusk_minute) \
+         GROUP BY stop_minute, substr(stop_date, 1, 4), COALESCE(district, ''), COALESCE(stop_type, ''), \
+             COALESCE(subject_race, 'unknown'), CASE WHEN stop_minute >= dusk_minute THEN 1 ELSE 0 END",
     ];
     let mut out = Vec::new();
-    for (stored, recount) in pairs {
-        let fetch = |sql: &'static str| async move {
-            lantern::on_db!(&app.db, |pool| {
-                sqlx::query_scalar::<_, String>(sql)
-                    .bind(agency)
-                    .fetch_all(pool)
-                    .await
-            })
-            .unwrap()
-        };
-        out.push((fetch(stored).await, fetch(recount).await));
+    for (mut stored, recount) in [by_date, by_minute].into_iter().zip(recounts) {
+        let mut recounted: Vec<String> = lantern::on_db!(&app.db, |pool| {
+            sqlx::query_scalar::<_, String>(recount)
+                .bind(agency)
+                .fetch_all(pool)
+                .await
+        })
+        .unwrap();
+        stored.sort();
+        recounted.sort();
+        out.push((stored, recounted));
     }
     out
 }
@@ -745,6 +797,7 @@ db_test!(the_analysis_store_equals_the_stops_counted_again, |app| {
     let (_, third) = import_text(&app, &sj, repeated, Mapping::sopp(), false).await;
     assert_eq!((third.rows_inserted, third.rows_duplicate), (2, 1));
 
+    stops_as_rows(&app, sj.id).await;
     let (stored, recounted) = cells_stored_and_recounted(&app, sj.id).await;
     assert!(stored.len() > 100, "{} cells", stored.len());
     assert_eq!(stored, recounted);
