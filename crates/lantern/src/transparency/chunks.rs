@@ -168,10 +168,11 @@ impl ChunkBuilder {
         self.len() == 0
     }
 
-    pub fn push(&mut self, p: &PreparedStop) {
+    /// Adds a stop, stored under `key`.
+    pub fn push(&mut self, p: &PreparedStop, key: u128) {
         let r = &p.record;
         let c = &mut self.columns;
-        self.keys.extend_from_slice(&p.row_key.to_le_bytes());
+        self.keys.extend_from_slice(&key.to_le_bytes());
         c.date.push(chrono::Datelike::num_days_from_ce(&r.date));
         c.time
             .push(r.time.map_or(0, |t| t.num_seconds_from_midnight() + 1));
@@ -297,6 +298,7 @@ pub fn decode(
             stop_minute: time.map(|t| i64::from(t.hour() * 60 + t.minute())),
             record,
             row_key,
+            by_content: false,
             sunset_minute: minute(c.sunset[i]),
             dusk_minute: minute(c.dusk[i]),
         });
@@ -339,6 +341,7 @@ mod tests {
                 contraband_found: Some(false),
             },
             row_key: u128::from(i) << 64 | u128::from(i * 7),
+            by_content: true,
             stop_minute: time.map(|t| i64::from(t.hour() * 60 + t.minute())),
             sunset_minute: (!i.is_multiple_of(10)).then_some(1180 + i64::from(i % 50)),
             dusk_minute: (!i.is_multiple_of(10)).then_some(1210 + i64::from(i % 50)),
@@ -350,7 +353,7 @@ mod tests {
         let stops: Vec<PreparedStop> = (0..1000).map(stop).collect();
         let mut b = ChunkBuilder::default();
         for s in &stops {
-            b.push(s);
+            b.push(s, s.row_key);
         }
         let e = b.encode();
         assert_eq!(e.rows, 1000);
@@ -371,8 +374,8 @@ mod tests {
     #[test]
     fn damaged_or_foreign_chunks_are_refused() {
         let mut b = ChunkBuilder::default();
-        b.push(&stop(1));
-        b.push(&stop(2));
+        b.push(&stop(1), 1);
+        b.push(&stop(2), 2);
         let e = b.encode();
         assert!(
             decode(2, e.rows, &e.keys, &e.data)

@@ -39,7 +39,10 @@ pub const BATCH: usize = 4096;
 #[derive(Clone, Debug)]
 pub struct PreparedStop {
     pub record: StopRecord,
+    /// The row's key: as [`RowKeys`] gave it until written, then as stored.
     pub row_key: u128,
+    /// Whether the key hashes the record's content (see [`KeySet::admit`]).
+    pub by_content: bool,
     pub stop_minute: Option<i64>,
     pub sunset_minute: Option<i64>,
     pub dusk_minute: Option<i64>,
@@ -159,47 +162,74 @@ fn key_of(bytes: &[u8]) -> u128 {
     u128::from_le_bytes(digest[..16].try_into().expect("16 bytes"))
 }
 
-/// Gives each row its key (see the module documentation).
+/// Gives each row its key before identical rows are told apart (see [`KeySet::admit`]).
 #[derive(Default)]
 pub struct RowKeys {
-    /// How many rows of each content hash came before, in this file.
-    seen: rustc_hash::FxHashMap<u128, u32>,
     bytes: Vec<u8>,
 }
 
 impl RowKeys {
-    pub fn key(&mut self, r: &StopRecord) -> u128 {
+    /// The hash of the source's row id, or of the record's canonical form; and whether the
+    /// key is by content (identical rows of one file are then distinct stops).
+    pub fn key(&mut self, r: &StopRecord) -> (u128, bool) {
         if let Some(id) = &r.source_id {
             // A source id: a form no record's canonical form has (those start with a date).
             self.bytes.clear();
             self.bytes.extend_from_slice(b"row id\0");
             self.bytes.extend_from_slice(id.as_bytes());
-            return key_of(&self.bytes);
+            return (key_of(&self.bytes), false);
         }
         canonical(r, &mut self.bytes);
-        let content = key_of(&self.bytes);
-        let n = self.seen.entry(content).or_insert(0);
-        let occurrence = *n;
-        *n += 1;
-        if occurrence == 0 {
-            content
-        } else {
-            let mut again = [0u8; 20];
-            again[..16].copy_from_slice(&content.to_le_bytes());
-            again[16..].copy_from_slice(&occurrence.to_le_bytes());
-            key_of(&again)
+        (key_of(&self.bytes), true)
+    }
+}
+
+/// The row keys an import checks its rows against: those of the agency's stored stops, and
+/// those the import has met so far.
+#[derive(Default)]
+pub struct KeySet {
+    stored: rustc_hash::FxHashSet<u128>,
+    met: rustc_hash::FxHashSet<u128>,
+}
+
+impl KeySet {
+    pub fn new(stored: rustc_hash::FxHashSet<u128>) -> KeySet {
+        KeySet {
+            stored,
+            met: Default::default(),
         }
+    }
+
+    /// The key a row is stored under when it is a new stop, or `None` for a duplicate. A row
+    /// keyed by its source id is a duplicate when the id was met before. The n-th of identical
+    /// rows keyed by content in one file gets the n-th key derived from the content hash, so
+    /// the same file, or an overlapping one, finds each of them stored.
+    pub fn admit(&mut self, key: u128, by_content: bool) -> Option<u128> {
+        if !by_content {
+            return (self.met.insert(key) && !self.stored.contains(&key)).then_some(key);
+        }
+        let mut candidate = key;
+        let mut occurrence = 0u32;
+        while !self.met.insert(candidate) {
+            occurrence += 1;
+            let mut again = [0u8; 20];
+            again[..16].copy_from_slice(&key.to_le_bytes());
+            again[16..].copy_from_slice(&occurrence.to_le_bytes());
+            candidate = key_of(&again);
+        }
+        (!self.stored.contains(&candidate)).then_some(candidate)
     }
 }
 
 /// Turns a record into a row to write.
 pub fn prepare(record: StopRecord, keys: &mut RowKeys, sun: &mut SunCache) -> PreparedStop {
-    let row_key = keys.key(&record);
+    let (row_key, by_content) = keys.key(&record);
     let (sunset_minute, dusk_minute) = sun.get(record.date);
     let stop_minute = record.time.map(|t| i64::from(t.hour() * 60 + t.minute()));
     PreparedStop {
         record,
         row_key,
+        by_content,
         stop_minute,
         sunset_minute,
         dusk_minute,
@@ -540,7 +570,7 @@ async fn write(
 struct StopWriter {
     agency_id: i64,
     import_id: i64,
-    stored: rustc_hash::FxHashSet<u128>,
+    keys: KeySet,
     chunk: ChunkBuilder,
     chunks: i64,
     encoding: Option<tokio::task::JoinHandle<EncodedChunk>>,
@@ -554,7 +584,7 @@ impl StopWriter {
         Ok(StopWriter {
             agency_id,
             import_id,
-            stored: store::stop_keys(tx, agency_id).await?,
+            keys: KeySet::new(store::stop_keys(tx, agency_id).await?),
             chunk: ChunkBuilder::default(),
             chunks: 0,
             encoding: None,
@@ -565,12 +595,12 @@ impl StopWriter {
 
     async fn push(&mut self, tx: &mut Tx, rows: &[PreparedStop]) -> Result<(), ImportError> {
         for row in rows {
-            if !self.stored.insert(row.row_key) {
+            let Some(key) = self.keys.admit(row.row_key, row.by_content) else {
                 continue;
-            }
+            };
             let entry = self.tally.entry(row);
             self.tally.add(&entry);
-            self.chunk.push(row);
+            self.chunk.push(row, key);
             self.inserted += 1;
             if self.chunk.len() == CHUNK_ROWS {
                 self.seal(tx).await?;
@@ -672,32 +702,39 @@ mod tests {
             subject_race: Some("white".into()),
             ..Default::default()
         };
-        let a = keys.key(&r);
-        let b = keys.key(&r);
+        let (content, by_content) = keys.key(&r);
+        assert!(by_content);
+        let mut first = KeySet::default();
+        let a = first.admit(content, true).unwrap();
+        let b = first.admit(content, true).unwrap();
         assert_ne!(a, b, "two identical stops in one file are two stops");
-        let mut again = RowKeys::default();
-        assert_eq!(again.key(&r), a, "the same file gives the same keys");
-        assert_eq!(again.key(&r), b);
+        assert_eq!(
+            a, content,
+            "the first of a kind has the same key in any file"
+        );
+        // The same file again, over what the first import stored: every row is a duplicate;
+        // a third identical row is a new stop.
+        let mut again = KeySet::new([a, b].into_iter().collect());
+        assert_eq!(again.admit(content, true), None);
+        assert_eq!(again.admit(content, true), None);
+        let c = again.admit(content, true).unwrap();
+        assert!(c != a && c != b);
         let with_id = StopRecord {
             source_id: Some("17".into()),
             ..r.clone()
         };
-        let id_key = keys.key(&with_id);
+        let (id_key, by_content) = keys.key(&with_id);
+        assert!(!by_content);
+        assert_ne!(id_key, a);
+        assert_eq!(first.admit(id_key, false), Some(id_key));
         assert_eq!(
-            keys.key(&with_id),
-            id_key,
+            first.admit(id_key, false),
+            None,
             "a source id is one stop however often"
         );
-        assert_ne!(id_key, a);
-        let other = StopRecord {
-            subject_race: Some("black".into()),
-            ..r.clone()
-        };
-        let mut fresh = RowKeys::default();
         assert_eq!(
-            keys.key(&other),
-            fresh.key(&other),
-            "the first of a kind has the same key in any file"
+            KeySet::new([id_key].into_iter().collect()).admit(id_key, false),
+            None
         );
         // The key covers every field: a stop differing in any one is another stop.
         let variants = [
@@ -792,7 +829,7 @@ mod tests {
         ];
         let mut seen = std::collections::HashSet::from([a]);
         for v in &variants {
-            assert!(seen.insert(RowKeys::default().key(v)), "{v:?}");
+            assert!(seen.insert(RowKeys::default().key(v).0), "{v:?}");
         }
     }
 }
