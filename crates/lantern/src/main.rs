@@ -2,6 +2,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Logs go to stderr; LANTERN_LOG (e.g. "debug", "lantern=debug,tower_http=info") tunes them.
     let filter = tracing_subscriber::EnvFilter::try_from_env("LANTERN_LOG")

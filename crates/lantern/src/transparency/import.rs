@@ -5,7 +5,7 @@
 //! single invalid value rejects the whole file (the report names each bad line and column);
 //! with `skip_invalid` the valid rows go in and the report lists the rows left out.
 //!
-//! Re-importing is safe: each row gets a key, a 128-bit hash of the source's own row id when
+//! Re-importing is safe: each row gets a key, a 128-bit hash (XXH3) of the source's own row id when
 //! the file has one, else of the normalised record and how many identical records came before
 //! it in the same file. A row whose key is already stored is counted as a duplicate and
 //! skipped, so the same file twice, or overlapping monthly extracts, add each stop once.
@@ -157,9 +157,11 @@ fn canonical(r: &StopRecord, out: &mut Vec<u8>) {
     flag(out, r.contraband_found);
 }
 
+/// XXH3's 128-bit hash: keys are compared only within one agency's stops, where a collision
+/// between two of 100 million stops has a chance of about 10⁻²³, and it costs a tenth of
+/// SHA-256 (which was 7% of an import).
 fn key_of(bytes: &[u8]) -> u128 {
-    let digest = Sha256::digest(bytes);
-    u128::from_le_bytes(digest[..16].try_into().expect("16 bytes"))
+    xxhash_rust::xxh3::xxh3_128(bytes)
 }
 
 /// Gives each row its key before identical rows are told apart (see [`KeySet::admit`]).
