@@ -817,3 +817,20 @@ db_test!(the_analysis_store_equals_the_stops_counted_again, |app| {
         assert_eq!(stored, recounted);
     }
 });
+
+db_test!(two_imports_of_one_file_at_once_add_each_stop_once, |app| {
+    let sj = san_jose(&app).await;
+    // The second import waits for the first (the write lock on SQLite, the agency's import
+    // lock on PostgreSQL), then finds every stop stored.
+    let ((_, a), (_, b)) = tokio::join!(
+        import_text(&app, &sj, SAN_JOSE, Mapping::sopp(), false),
+        import_text(&app, &sj, SAN_JOSE, Mapping::sopp(), false),
+    );
+    let mut inserted = [a.rows_inserted, b.rows_inserted];
+    inserted.sort();
+    assert_eq!(inserted, [0, 22_763]);
+    assert_eq!(a.rows_duplicate + b.rows_duplicate, 22_763);
+    assert_eq!(store::stops(&app.db, sj.id).await.unwrap().len(), 22_763);
+    let (stops, _) = store::counts(&app.db, sj.id).await.unwrap();
+    assert_eq!(stops, 22_763);
+});
