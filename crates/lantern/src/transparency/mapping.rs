@@ -452,7 +452,7 @@ impl BoundMapping {
                     _ => err("is not an age between 0 and 120".into()),
                 },
                 _ => {
-                    if value.chars().count() > 500 {
+                    if value.len() > 500 && value.chars().count() > 500 {
                         err("is longer than 500 characters".into());
                         continue;
                     }
