@@ -5,9 +5,9 @@
 //! single invalid value rejects the whole file (the report names each bad line and column);
 //! with `skip_invalid` the valid rows go in and the report lists the rows left out.
 //!
-//! Re-importing is safe: each row gets a key, a 128-bit hash (XXH3) of the source's own row id when
-//! the file has one, else of the normalised record and how many identical records came before
-//! it in the same file. A row whose key is already stored is counted as a duplicate and
+//! Re-importing is safe: each row gets a key, a 128-bit hash (XXH3) of the source's own row
+//! id when the file has one, else of the normalised record and how many identical records came
+//! before it in the same file. A row whose key is already stored is counted as a duplicate and
 //! skipped, so the same file twice, or overlapping monthly extracts, add each stop once.
 //!
 //! Parsing (and sun times) run on a blocking thread, feeding batches through a small channel
@@ -175,7 +175,8 @@ impl RowKeys {
     /// key is by content (identical rows of one file are then distinct stops).
     pub fn key(&mut self, r: &StopRecord) -> (u128, bool) {
         if let Some(id) = &r.source_id {
-            // A source id: a form no record's canonical form has (those start with a date).
+            // A form no record's canonical form has: those start with a day number, and the
+            // bytes "row " would be a date millions of years away.
             self.bytes.clear();
             self.bytes.extend_from_slice(b"row id\0");
             self.bytes.extend_from_slice(id.as_bytes());

@@ -98,7 +98,7 @@ struct LightEntry {
 }
 
 /// The veil-of-darkness counts of one year, district, stop type and race (see
-/// [`store::LightRow`]).
+/// [`LightRow`](crate::transparency::store::LightRow)).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Light {
     /// Stops at each minute of the day in daylight, then at each minute in darkness.
