@@ -601,8 +601,7 @@ impl StopWriter {
             let Some(key) = self.keys.admit(row.row_key, row.by_content) else {
                 continue;
             };
-            let entry = self.tally.entry(row);
-            self.tally.add(&entry);
+            self.tally.count(row);
             self.chunk.push(row, key);
             self.inserted += 1;
             if self.chunk.len() == CHUNK_ROWS {

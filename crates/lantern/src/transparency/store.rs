@@ -486,14 +486,20 @@ pub async fn put_light_row(
 pub async fn dusk(
     db: &Db,
     agency_id: i64,
-) -> Result<std::collections::HashMap<String, i64>, sqlx::Error> {
+) -> Result<std::collections::HashMap<chrono::NaiveDate, i64>, sqlx::Error> {
     let rows: Vec<(String, i64)> = on_db!(db, |pool| {
         sqlx::query_as("SELECT stop_date, dusk_minute FROM stop_dusk WHERE agency_id = $1")
             .bind(agency_id)
             .fetch_all(pool)
             .await
     })?;
-    Ok(rows.into_iter().collect())
+    rows.into_iter()
+        .map(|(date, dusk)| {
+            let date = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+                .map_err(|e| sqlx::Error::Decode(format!("stop_dusk date {date:?}: {e}").into()))?;
+            Ok((date, dusk))
+        })
+        .collect()
 }
 
 /// The dates a row of the store counts stops on, with how many.
@@ -536,7 +542,7 @@ pub async fn vod_cells(
     let mut window: Option<(i64, i64)> = None;
     for row in &rows {
         for (date, _) in light_days(row) {
-            if let Some(d) = dusk.get(&date.format("%Y-%m-%d").to_string()) {
+            if let Some(d) = dusk.get(&date) {
                 window = Some(window.map_or((*d, *d), |(lo, hi)| (lo.min(*d), hi.max(*d))));
             }
         }

@@ -39,7 +39,7 @@ pub fn age_group(age: Option<i64>) -> &'static str {
 }
 
 /// Counts of `stop_cells`, in column order.
-const CELL_COUNTS: [&str; 10] = [
+pub const CELL_COUNTS: [&str; 10] = [
     "stops",
     "searches",
     "searches_with_outcome",
@@ -180,9 +180,14 @@ const fn total(bits: &[u32]) -> u32 {
 const _: () = assert!(total(&CELL_BITS) <= 64 && total(&LIGHT_BITS) <= 64);
 
 impl Tally {
-    /// What a row would add (keys only; nothing is counted yet). Cheap, and done while the
-    /// database writes the batch.
-    pub fn entry(&mut self, p: &PreparedStop) -> Entry {
+    /// Counts a row written.
+    pub fn count(&mut self, p: &PreparedStop) {
+        let e = self.entry(p);
+        self.add(&e);
+    }
+
+    /// What a row adds, its keys packed.
+    fn entry(&mut self, p: &PreparedStop) -> Entry {
         let r = &p.record;
         let mut district = self.districts.id(r.district.as_deref().unwrap_or(""));
         let stop_type = self.codes.id(r.stop_type.as_deref().unwrap_or(""));
@@ -258,8 +263,7 @@ impl Tally {
         entry
     }
 
-    /// Counts a row the database wrote.
-    pub fn add(&mut self, e: &Entry) {
+    fn add(&mut self, e: &Entry) {
         let cell = self.cells.entry(e.cell).or_default();
         for (total, yes) in cell.iter_mut().zip(e.counts) {
             *total += i64::from(yes);
@@ -371,13 +375,15 @@ impl Tally {
                 q.execute(&mut **c).await.map(|_| ())
             })?;
         }
-        // A few hundred rows, each added to what an earlier import stored.
+        // The rows this import counted (a few hundred at most), each added to what an earlier
+        // import stored.
         let mut stored: FxHashMap<(String, String, String, String), Light> =
             crate::transparency::store::light_rows(tx, agency_id)
                 .await?
                 .into_iter()
                 .map(|r| ((r.year, r.district, r.stop_type, r.subject_race), r.light))
                 .collect();
+        let mut rows = Vec::with_capacity(self.light.len());
         for (key, light) in &self.light {
             let [year, district, stop_type, race] = unpack(*key, LIGHT_BITS);
             let key = (
@@ -386,9 +392,10 @@ impl Tally {
                 codes.name(stop_type).to_string(),
                 codes.name(race).to_string(),
             );
-            stored.entry(key).or_default().add(light);
+            let mut merged = stored.remove(&key).unwrap_or_default();
+            merged.add(light);
+            rows.push((key, merged));
         }
-        let mut rows: Vec<_> = stored.into_iter().collect();
         rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for ((year, district, stop_type, race), light) in rows {
             crate::transparency::store::put_light_row(

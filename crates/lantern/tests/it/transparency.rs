@@ -703,20 +703,9 @@ async fn cells_stored_and_recounted(app: &TestApp, agency: i64) -> (Vec<String>,
          GROUP BY substr(stop_date, 1, 7), COALESCE(district, ''), COALESCE(stop_type, ''), \
              COALESCE(subject_race, 'unknown'), COALESCE(subject_sex, ''), {age} ORDER BY 1"
     );
-    let stored = [
-        "stops",
-        "searches",
-        "searches_with_outcome",
-        "hits",
-        "discretionary_searches",
-        "discretionary_hits",
-        "frisks",
-        "arrests",
-        "citations",
-        "warnings",
-    ]
-    .map(|c| format!("CAST({c} AS TEXT)"))
-    .join(" || '|' || ");
+    let stored = lantern::transparency::tally::CELL_COUNTS
+        .map(|c| format!("CAST({c} AS TEXT)"))
+        .join(" || '|' || ");
     let stored = format!(
         "SELECT month || '|' || district || '|' || stop_type || '|' || subject_race || '|' || subject_sex || '|' || \
              age_group || '|' || {stored} FROM stop_cells WHERE agency_id = $1 ORDER BY 1"
@@ -743,8 +732,8 @@ async fn darkness_store_and_recount(app: &TestApp, agency: i64) -> Vec<(Vec<Stri
     for r in &rows {
         let group = format!("{}|{}|{}", r.district, r.stop_type, r.subject_race);
         for (date, n) in store::light_days(r) {
-            let date = date.format("%Y-%m-%d").to_string();
-            by_date.push(format!("{date}|{group}|{}|{n}", dusk[&date]));
+            let dusk = dusk[&date];
+            by_date.push(format!("{}|{group}|{dusk}|{n}", date.format("%Y-%m-%d")));
         }
         for (slot, n) in r.light.minutes.iter().enumerate().filter(|(_, n)| **n > 0) {
             let (minute, dark) = (slot % 1440, slot / 1440);
