@@ -18,7 +18,11 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::transparency::import::PreparedStop;
-use crate::transparency::model::StopRecord;
+use crate::transparency::model::{
+    OUTCOMES, RACES, SEARCH_BASES, SEXES, STOP_TYPES, StopRecord, StopRef, category_code,
+};
+#[cfg(doc)]
+use crate::transparency::tally::Tally;
 
 /// Stops per chunk.
 pub const CHUNK_ROWS: usize = 65_536;
@@ -59,7 +63,43 @@ impl TextsBuilder {
     }
 }
 
+/// Builds the [`Texts`] of a coded field from category indexes (see
+/// [`StopRef`]): no text is hashed or compared.
+#[derive(Debug, Default)]
+struct CategoryBuilder {
+    texts: Texts,
+    /// Each category's code in this chunk, 0 until it occurs.
+    code_of: [u32; 8],
+}
+
+impl CategoryBuilder {
+    fn push(&mut self, categories: &[&str], value: Option<u8>) {
+        let code = match value {
+            None => 0,
+            Some(c) => {
+                let slot = &mut self.code_of[usize::from(c)];
+                if *slot == 0 {
+                    self.texts
+                        .values
+                        .push(categories[usize::from(c)].to_string());
+                    *slot = self.texts.values.len() as u32;
+                }
+                *slot
+            }
+        };
+        self.texts.codes.push(code);
+    }
+}
+
 impl Texts {
+    /// Each value's index in `categories` (`None` for a value not among them), by code − 1.
+    fn categories(&self, categories: &[&str]) -> Vec<Option<u8>> {
+        self.values
+            .iter()
+            .map(|v| category_code(categories, v))
+            .collect()
+    }
+
     fn get(&self, row: usize) -> Result<Option<String>, String> {
         match self.codes.get(row) {
             Some(0) => Ok(None),
@@ -101,7 +141,7 @@ struct Columns {
     search_basis: Texts,
 }
 
-fn flags(r: &StopRecord) -> u16 {
+fn flags(r: &StopRef) -> u16 {
     [
         r.arrest_made,
         r.citation_issued,
@@ -122,7 +162,9 @@ fn flags(r: &StopRecord) -> u16 {
     })
 }
 
-fn flag(flags: u16, i: usize) -> Option<bool> {
+/// The `i`-th yes/no field of packed `flags`: arrest made, citation issued, warning issued,
+/// frisk performed, search conducted, contraband found.
+pub fn flag(flags: u16, i: usize) -> Option<bool> {
     match (flags >> (2 * i)) & 3 {
         1 => Some(false),
         2 => Some(true),
@@ -137,18 +179,17 @@ fn minute_plus_one(m: Option<i64>) -> u16 {
 /// Collects the stops of one chunk, then encodes them.
 #[derive(Debug, Default)]
 pub struct ChunkBuilder {
-    keys: Vec<u8>,
     columns: Columns,
     source_id: TextsBuilder,
     location: TextsBuilder,
     district: TextsBuilder,
-    subject_race: TextsBuilder,
-    subject_sex: TextsBuilder,
+    subject_race: CategoryBuilder,
+    subject_sex: CategoryBuilder,
     officer_id: TextsBuilder,
-    stop_type: TextsBuilder,
+    stop_type: CategoryBuilder,
     reason_for_stop: TextsBuilder,
-    outcome: TextsBuilder,
-    search_basis: TextsBuilder,
+    outcome: CategoryBuilder,
+    search_basis: CategoryBuilder,
 }
 
 /// An encoded chunk, ready to store.
@@ -159,7 +200,45 @@ pub struct EncodedChunk {
     pub data: Vec<u8>,
 }
 
+/// Keeps the items of `v` whose place in `keep` is true.
+fn retain<T>(v: &mut Vec<T>, keep: &[bool]) {
+    let mut i = 0;
+    v.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+}
+
 impl ChunkBuilder {
+    /// A builder with room for `rows` stops.
+    pub fn with_capacity(rows: usize) -> ChunkBuilder {
+        let mut b = ChunkBuilder::default();
+        let c = &mut b.columns;
+        c.date.reserve(rows);
+        c.time.reserve(rows);
+        c.sunset.reserve(rows);
+        c.dusk.reserve(rows);
+        c.lat.reserve(rows);
+        c.lng.reserve(rows);
+        c.subject_age.reserve(rows);
+        c.flags.reserve(rows);
+        for texts in [
+            &mut b.source_id.texts,
+            &mut b.location.texts,
+            &mut b.district.texts,
+            &mut b.subject_race.texts,
+            &mut b.subject_sex.texts,
+            &mut b.officer_id.texts,
+            &mut b.stop_type.texts,
+            &mut b.reason_for_stop.texts,
+            &mut b.outcome.texts,
+            &mut b.search_basis.texts,
+        ] {
+            texts.codes.reserve(rows);
+        }
+        b
+    }
+
     pub fn len(&self) -> usize {
         self.columns.date.len()
     }
@@ -168,35 +247,92 @@ impl ChunkBuilder {
         self.len() == 0
     }
 
-    /// Adds a stop, stored under `key`.
-    pub fn push(&mut self, p: &PreparedStop, key: u128) {
-        let r = &p.record;
+    /// Adds a stop, with its date's sunset and dusk (minutes after midnight).
+    pub fn push(&mut self, r: &StopRef, sunset: Option<i64>, dusk: Option<i64>) {
         let c = &mut self.columns;
-        self.keys.extend_from_slice(&key.to_le_bytes());
         c.date.push(chrono::Datelike::num_days_from_ce(&r.date));
         c.time
             .push(r.time.map_or(0, |t| t.num_seconds_from_midnight() + 1));
-        c.sunset.push(minute_plus_one(p.sunset_minute));
-        c.dusk.push(minute_plus_one(p.dusk_minute));
+        c.sunset.push(minute_plus_one(sunset));
+        c.dusk.push(minute_plus_one(dusk));
         c.lat.push(r.lat);
         c.lng.push(r.lng);
         c.subject_age.push(r.subject_age);
         c.flags.push(flags(r));
-        self.source_id.push(r.source_id.as_deref());
-        self.location.push(r.location.as_deref());
-        self.district.push(r.district.as_deref());
-        self.subject_race.push(r.subject_race.as_deref());
-        self.subject_sex.push(r.subject_sex.as_deref());
-        self.officer_id.push(r.officer_id.as_deref());
-        self.stop_type.push(r.stop_type.as_deref());
-        self.reason_for_stop.push(r.reason_for_stop.as_deref());
-        self.outcome.push(r.outcome.as_deref());
-        self.search_basis.push(r.search_basis.as_deref());
+        self.source_id.push(r.source_id);
+        self.location.push(r.location);
+        self.district.push(r.district);
+        self.subject_race.push(&RACES, r.subject_race);
+        self.subject_sex.push(&SEXES, r.subject_sex);
+        self.officer_id.push(r.officer_id);
+        self.stop_type.push(&STOP_TYPES, r.stop_type);
+        self.reason_for_stop.push(r.reason_for_stop);
+        self.outcome.push(&OUTCOMES, r.outcome);
+        self.search_basis.push(&SEARCH_BASES, r.search_basis);
     }
 
-    /// Serialises and compresses the chunk (a few tens of milliseconds for a full one: run it
-    /// off the async threads).
-    pub fn encode(self) -> EncodedChunk {
+    /// Keeps only the stops whose place in `keep` is true (the others are already stored).
+    /// Texts no kept stop uses stay in the chunk's dictionaries, unreferenced.
+    pub fn retain(&mut self, keep: &[bool]) {
+        debug_assert_eq!(keep.len(), self.len());
+        let c = &mut self.columns;
+        retain(&mut c.date, keep);
+        retain(&mut c.time, keep);
+        retain(&mut c.sunset, keep);
+        retain(&mut c.dusk, keep);
+        retain(&mut c.lat, keep);
+        retain(&mut c.lng, keep);
+        retain(&mut c.subject_age, keep);
+        retain(&mut c.flags, keep);
+        for texts in [
+            &mut self.source_id.texts,
+            &mut self.location.texts,
+            &mut self.district.texts,
+            &mut self.subject_race.texts,
+            &mut self.subject_sex.texts,
+            &mut self.officer_id.texts,
+            &mut self.stop_type.texts,
+            &mut self.reason_for_stop.texts,
+            &mut self.outcome.texts,
+            &mut self.search_basis.texts,
+        ] {
+            retain(&mut texts.codes, keep);
+        }
+    }
+
+    /// The chunk's stops as the analysis store counts them.
+    pub fn counted(&self) -> Counted<'_> {
+        Counted {
+            districts: &self.district.texts.values,
+            columns: &self.columns,
+            district: &self.district.texts.codes,
+            race: (
+                &self.subject_race.texts.codes,
+                self.subject_race.texts.categories(&RACES),
+            ),
+            sex: (
+                &self.subject_sex.texts.codes,
+                self.subject_sex.texts.categories(&SEXES),
+            ),
+            stop_type: (
+                &self.stop_type.texts.codes,
+                self.stop_type.texts.categories(&STOP_TYPES),
+            ),
+            outcome: (
+                &self.outcome.texts.codes,
+                self.outcome.texts.categories(&OUTCOMES),
+            ),
+            search_basis: (
+                &self.search_basis.texts.codes,
+                self.search_basis.texts.categories(&SEARCH_BASES),
+            ),
+        }
+    }
+
+    /// Serialises and compresses the chunk, its stops stored under `keys` (one each, in
+    /// order). A few tens of milliseconds for a full chunk: run it off the async threads.
+    pub fn encode(self, keys: &[u128]) -> EncodedChunk {
+        assert_eq!(keys.len(), self.len(), "one key for each stop of a chunk");
         let mut c = self.columns;
         c.source_id = self.source_id.texts;
         c.location = self.location.texts;
@@ -212,8 +348,78 @@ impl ChunkBuilder {
         let plain = postcard::to_allocvec(&c).expect("serialising into memory cannot fail");
         EncodedChunk {
             rows,
-            keys: self.keys,
+            keys: keys.iter().flat_map(|k| k.to_le_bytes()).collect(),
             data: lz4_flex::block::compress_prepend_size(&plain),
+        }
+    }
+}
+
+/// A chunk's stops, read for counting: see [`Tally::count_chunk`].
+pub struct Counted<'a> {
+    /// The chunk's districts: a stop's district code is an index into them plus one.
+    pub districts: &'a [String],
+    columns: &'a Columns,
+    district: &'a [u32],
+    race: (&'a [u32], Vec<Option<u8>>),
+    sex: (&'a [u32], Vec<Option<u8>>),
+    stop_type: (&'a [u32], Vec<Option<u8>>),
+    outcome: (&'a [u32], Vec<Option<u8>>),
+    search_basis: (&'a [u32], Vec<Option<u8>>),
+}
+
+/// One stop as the analysis store counts it.
+#[derive(Clone, Copy, Debug)]
+pub struct CountedStop {
+    /// Days since 1 January of year 1.
+    pub day: i32,
+    /// Minute of the day, when the stop has a clock time.
+    pub minute: Option<i64>,
+    pub sunset: Option<i64>,
+    pub dusk: Option<i64>,
+    /// Index into [`Counted::districts`] plus one; 0 when the source did not say.
+    pub district: u32,
+    /// Category indexes, as [`StopRef`] has them.
+    pub race: Option<u8>,
+    pub sex: Option<u8>,
+    pub stop_type: Option<u8>,
+    pub outcome: Option<u8>,
+    pub search_basis: Option<u8>,
+    pub age: Option<i64>,
+    /// The yes/no fields, packed (see [`flag`]).
+    pub flags: u16,
+}
+
+impl Counted<'_> {
+    pub fn len(&self) -> usize {
+        self.columns.date.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, i: usize) -> CountedStop {
+        fn category((codes, categories): &(&[u32], Vec<Option<u8>>), i: usize) -> Option<u8> {
+            match codes[i] {
+                0 => None,
+                code => categories[code as usize - 1],
+            }
+        }
+        let c = self.columns;
+        let minute = |m: u16| (m > 0).then(|| i64::from(m) - 1);
+        CountedStop {
+            day: c.date[i],
+            minute: (c.time[i] > 0).then(|| i64::from((c.time[i] - 1) / 60)),
+            sunset: minute(c.sunset[i]),
+            dusk: minute(c.dusk[i]),
+            district: self.district[i],
+            race: category(&self.race, i),
+            sex: category(&self.sex, i),
+            stop_type: category(&self.stop_type, i),
+            outcome: category(&self.outcome, i),
+            search_basis: category(&self.search_basis, i),
+            age: c.subject_age[i],
+            flags: c.flags[i],
         }
     }
 }
@@ -298,7 +504,6 @@ pub fn decode(
             stop_minute: time.map(|t| i64::from(t.hour() * 60 + t.minute())),
             record,
             row_key,
-            by_content: false,
             sunset_minute: minute(c.sunset[i]),
             dusk_minute: minute(c.dusk[i]),
         });
@@ -341,21 +546,28 @@ mod tests {
                 contraband_found: Some(false),
             },
             row_key: u128::from(i) << 64 | u128::from(i * 7),
-            by_content: true,
             stop_minute: time.map(|t| i64::from(t.hour() * 60 + t.minute())),
             sunset_minute: (!i.is_multiple_of(10)).then_some(1180 + i64::from(i % 50)),
             dusk_minute: (!i.is_multiple_of(10)).then_some(1210 + i64::from(i % 50)),
         }
     }
 
+    fn build(stops: &[PreparedStop]) -> ChunkBuilder {
+        let mut b = ChunkBuilder::default();
+        for s in stops {
+            b.push(&s.record.as_ref().unwrap(), s.sunset_minute, s.dusk_minute);
+        }
+        b
+    }
+
+    fn keys(stops: &[PreparedStop]) -> Vec<u128> {
+        stops.iter().map(|s| s.row_key).collect()
+    }
+
     #[test]
     fn a_chunk_gives_back_every_stop_as_written() {
         let stops: Vec<PreparedStop> = (0..1000).map(stop).collect();
-        let mut b = ChunkBuilder::default();
-        for s in &stops {
-            b.push(s, s.row_key);
-        }
-        let e = b.encode();
+        let e = build(&stops).encode(&keys(&stops));
         assert_eq!(e.rows, 1000);
         assert_eq!(e.keys.len(), 16_000);
         let back = decode(FORMAT, e.rows, &e.keys, &e.data).unwrap();
@@ -372,11 +584,51 @@ mod tests {
     }
 
     #[test]
+    fn a_chunk_keeps_the_stops_it_is_told_to_and_counts_what_it_keeps() {
+        let stops: Vec<PreparedStop> = (0..300).map(stop).collect();
+        let keep: Vec<bool> = (0..300).map(|i| i % 3 != 1).collect();
+        let kept: Vec<PreparedStop> = stops
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(s, _)| s.clone())
+            .collect();
+        let mut b = build(&stops);
+        b.retain(&keep);
+        assert_eq!(b.len(), kept.len());
+        let counted = b.counted();
+        for (i, s) in kept.iter().enumerate() {
+            let c = counted.get(i);
+            let r = &s.record;
+            let district = c
+                .district
+                .checked_sub(1)
+                .map(|d| &counted.districts[d as usize]);
+            assert_eq!(district, r.district.as_ref());
+            let name =
+                |list: &[&str], code: Option<u8>| code.map(|c| list[usize::from(c)].to_string());
+            assert_eq!(name(&RACES, c.race), r.subject_race);
+            assert_eq!(name(&SEXES, c.sex), r.subject_sex);
+            assert_eq!(name(&SEARCH_BASES, c.search_basis), r.search_basis);
+            assert_eq!(c.age, r.subject_age);
+            assert_eq!(
+                (c.minute, c.sunset, c.dusk),
+                (s.stop_minute, s.sunset_minute, s.dusk_minute)
+            );
+            assert_eq!(flag(c.flags, 0), r.arrest_made);
+            assert_eq!(flag(c.flags, 4), r.search_conducted);
+        }
+        let e = b.encode(&keys(&kept));
+        let back = decode(FORMAT, e.rows, &e.keys, &e.data).unwrap();
+        let records: Vec<_> = back.into_iter().map(|s| s.record).collect();
+        let expected: Vec<_> = kept.into_iter().map(|s| s.record).collect();
+        assert_eq!(records, expected);
+    }
+
+    #[test]
     fn damaged_or_foreign_chunks_are_refused() {
-        let mut b = ChunkBuilder::default();
-        b.push(&stop(1), 1);
-        b.push(&stop(2), 2);
-        let e = b.encode();
+        let stops = [stop(1), stop(2)];
+        let e = build(&stops).encode(&[1, 2]);
         assert!(
             decode(2, e.rows, &e.keys, &e.data)
                 .unwrap_err()

@@ -1,4 +1,4 @@
-//! How the columns of a file become a [`StopRecord`]: the Stanford Open Policing Project's
+//! How the columns of a file become a [`StopRef`]: the Stanford Open Policing Project's
 //! standardised schema is built in; any other schema is described by a small TOML mapping file
 //! that names the source column of each field, the date and time formats, the words the source
 //! uses for yes, no and missing, and how its codes translate into SOPP's categories:
@@ -30,11 +30,13 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::format::{Item, Parsed, StrftimeItems};
 use serde::Deserialize;
 
+use chrono::{NaiveDate, NaiveTime};
+
 use crate::transparency::model::{
-    OUTCOMES, RACES, RowError, SEARCH_BASES, SEXES, STOP_TYPES, StopRecord,
+    OUTCOMES, RACES, RowError, SEARCH_BASES, SEXES, STOP_TYPES, StopRef,
 };
 
-/// A field of [`StopRecord`], by its SOPP column name.
+/// A field of a stop record, by its SOPP column name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Field {
     SourceId,
@@ -282,7 +284,12 @@ impl Mapping {
             match found {
                 Some(i) => {
                     used[i] = true;
-                    positions.push((*field, i, names[i].to_string()));
+                    positions.push(Position {
+                        field: *field,
+                        index: i,
+                        column: names[i].to_string(),
+                        codes: self.values.get(field).cloned(),
+                    });
                 }
                 None if *field == Field::Date || self.name != "sopp" => {
                     return Err(format!(
@@ -325,11 +332,20 @@ impl Mapping {
 pub struct BoundMapping {
     mapping: Mapping,
     /// Each field read, with its column's position and name in the file.
-    positions: Vec<(Field, usize, String)>,
+    positions: Vec<Position>,
     pub ignored: Vec<String>,
     /// The date and time formats, parsed once rather than for every row.
     date_format: Vec<Item<'static>>,
     time_formats: Vec<Vec<Item<'static>>>,
+}
+
+#[derive(Clone, Debug)]
+struct Position {
+    field: Field,
+    index: usize,
+    column: String,
+    /// The mapping's codes for the field (source code → value), if it has any.
+    codes: Option<HashMap<String, String>>,
 }
 
 fn parse_with(value: &str, items: &[Item<'static>]) -> Option<Parsed> {
@@ -338,14 +354,60 @@ fn parse_with(value: &str, items: &[Item<'static>]) -> Option<Parsed> {
     Some(parsed)
 }
 
+/// `digits` as a number when it is only ASCII digits.
+fn digits(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0u32, |n, d| {
+        d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+    })
+}
+
+/// YYYY-MM-DD, the common case of the default date format, without chrono's general parser
+/// (other spellings the format allows fall through to it).
+fn iso_date(v: &str) -> Option<NaiveDate> {
+    let b = v.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(digits(&b[..4])? as i32, digits(&b[5..7])?, digits(&b[8..])?)
+}
+
+/// HH:MM:SS or HH:MM, the common cases of the default time formats.
+fn iso_time(v: &str) -> Option<NaiveTime> {
+    let b = v.as_bytes();
+    let (h, m) = match b.len() {
+        5 | 8 if b[2] == b':' => (digits(&b[..2])?, digits(&b[3..5])?),
+        _ => return None,
+    };
+    let s = match b.len() {
+        8 if b[5] == b':' => digits(&b[6..])?,
+        8 => return None,
+        _ => 0,
+    };
+    // A leap second (:60) is left to chrono.
+    if s > 59 {
+        return None;
+    }
+    NaiveTime::from_hms_opt(h, m, s)
+}
+
 impl BoundMapping {
-    /// Reads one data row (at file line `line`): the record, or every problem with it.
-    pub fn read(&self, row: &csv::StringRecord, line: u64) -> Result<StopRecord, Vec<RowError>> {
+    /// Reads one data row (at file line `line`): the stop, or every problem with it.
+    pub fn read<'a>(
+        &'a self,
+        row: &'a csv::StringRecord,
+        line: u64,
+    ) -> Result<StopRef<'a>, Vec<RowError>> {
         let m = &self.mapping;
-        let mut r = StopRecord::default();
+        let mut r = StopRef::default();
         let mut errors = Vec::new();
         let mut have_date = false;
-        for (field, index, column) in &self.positions {
+        for Position {
+            field,
+            index,
+            column,
+            codes,
+        } in &self.positions
+        {
             let raw = row.get(*index).unwrap_or("").trim();
             if m.missing_values.iter().any(|v| v == raw) {
                 continue;
@@ -359,12 +421,10 @@ impl BoundMapping {
                 })
             };
             // Recode first (a mapping's codes), then check against the categories.
-            let value: &str = m
-                .values
-                .get(field)
-                .and_then(|codes| codes.get(raw))
-                .map(String::as_str)
-                .unwrap_or(raw);
+            let value: &str = match codes {
+                Some(codes) => codes.get(raw).map_or(raw, String::as_str),
+                None => raw,
+            };
             if field.is_boolean() {
                 let b = if m.true_values.iter().any(|v| v == value) {
                     true
@@ -390,9 +450,12 @@ impl BoundMapping {
                 continue;
             }
             if let Some(categories) = field.categories() {
-                match categories.iter().find(|c| c.eq_ignore_ascii_case(value)) {
+                match categories
+                    .iter()
+                    .position(|c| c.eq_ignore_ascii_case(value))
+                {
                     Some(c) => {
-                        let v = Some(c.to_string());
+                        let v = Some(c as u8);
                         match field {
                             Field::SubjectRace => r.subject_race = v,
                             Field::SubjectSex => r.subject_sex = v,
@@ -407,8 +470,13 @@ impl BoundMapping {
             }
             match field {
                 Field::Date => {
-                    let parsed =
-                        parse_with(value, &self.date_format).and_then(|p| p.to_naive_date().ok());
+                    let parsed = match m.date_format {
+                        None => iso_date(value),
+                        Some(_) => None,
+                    }
+                    .or_else(|| {
+                        parse_with(value, &self.date_format).and_then(|p| p.to_naive_date().ok())
+                    });
                     match parsed {
                         Some(d) if (1900..=2200).contains(&chrono::Datelike::year(&d)) => {
                             r.date = d;
@@ -421,8 +489,14 @@ impl BoundMapping {
                     }
                 }
                 Field::Time => {
-                    let parsed = self.time_formats.iter().find_map(|items| {
-                        parse_with(value, items).and_then(|p| p.to_naive_time().ok())
+                    let parsed = match m.time_format {
+                        None => iso_time(value),
+                        Some(_) => None,
+                    }
+                    .or_else(|| {
+                        self.time_formats.iter().find_map(|items| {
+                            parse_with(value, items).and_then(|p| p.to_naive_time().ok())
+                        })
                     });
                     match parsed {
                         Some(t) => r.time = Some(t),
@@ -456,7 +530,7 @@ impl BoundMapping {
                         err("is longer than 500 characters".into());
                         continue;
                     }
-                    let v = Some(value.to_string());
+                    let v = Some(value);
                     match field {
                         Field::SourceId => r.source_id = v,
                         Field::Location => r.location = v,
@@ -495,7 +569,6 @@ impl BoundMapping {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{NaiveDate, NaiveTime};
 
     fn header(cols: &[&str]) -> csv::StringRecord {
         csv::StringRecord::from(cols.to_vec())
@@ -513,12 +586,8 @@ mod tests {
             ]))
             .unwrap();
         assert_eq!(bound.ignored, vec!["extra".to_string()]);
-        let r = bound
-            .read(
-                &header(&["2017-06-27", "20:34:40", "black", "TRUE", "x"]),
-                2,
-            )
-            .unwrap();
+        let row = header(&["2017-06-27", "20:34:40", "black", "TRUE", "x"]);
+        let r = bound.read(&row, 2).unwrap().to_record();
         assert_eq!(r.subject_race.as_deref(), Some("black"));
         assert_eq!(r.search_conducted, Some(true));
         assert_eq!(r.time, NaiveTime::from_hms_opt(20, 34, 40));
@@ -538,6 +607,49 @@ mod tests {
             .unwrap_err();
         assert_eq!(errors.len(), 1);
         assert!(errors[0].message.contains("needs a date"));
+    }
+
+    /// The quick readings of the default formats agree with chrono's wherever they answer,
+    /// and leave the rest to it.
+    #[test]
+    fn quick_dates_and_times_agree_with_chrono() {
+        let items = |f: &str| StrftimeItems::new(f).parse_to_owned().unwrap();
+        let date = items("%Y-%m-%d");
+        let times = [items("%H:%M:%S"), items("%H:%M")];
+        let chrono_date = |v: &str| parse_with(v, &date).and_then(|p| p.to_naive_date().ok());
+        let chrono_time = |v: &str| {
+            times
+                .iter()
+                .find_map(|t| parse_with(v, t).and_then(|p| p.to_naive_time().ok()))
+        };
+        for v in [
+            "2017-06-27",
+            "2016-02-29",
+            "2017-02-29",
+            "2017-13-01",
+            "2017-00-10",
+            "0000-01-01",
+            "2017-1-05",
+            "2017/06/27",
+            "20x7-06-27",
+            "2017-06-2x",
+            "+2017-06-27",
+        ] {
+            if let Some(d) = iso_date(v) {
+                assert_eq!(Some(d), chrono_date(v), "{v}");
+            }
+        }
+        assert!(iso_date("2017-06-27").is_some() && iso_date("2017-1-05").is_none());
+        for v in [
+            "20:34:40", "00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:30:60", "7:05:00",
+            "07:05", "07:5", "07-05-00", "ab:cd:ef", "12:30:4x",
+        ] {
+            if let Some(t) = iso_time(v) {
+                assert_eq!(Some(t), chrono_time(v), "{v}");
+            }
+        }
+        assert!(iso_time("12:30:60").is_none(), "leap seconds are chrono's");
+        assert_eq!(iso_time("07:05"), NaiveTime::from_hms_opt(7, 5, 0));
     }
 
     #[test]
@@ -569,9 +681,8 @@ mod tests {
         let bound = m
             .bind(&header(&["STOP_DATE", "HHMM", "RACE", "SRCH"]))
             .unwrap();
-        let r = bound
-            .read(&header(&["06/27/2017", "2107", "B", "Y"]), 2)
-            .unwrap();
+        let row = header(&["06/27/2017", "2107", "B", "Y"]);
+        let r = bound.read(&row, 2).unwrap().to_record();
         assert_eq!(r.date, NaiveDate::from_ymd_opt(2017, 6, 27).unwrap());
         assert_eq!(r.time, NaiveTime::from_hms_opt(21, 7, 0));
         assert_eq!(r.subject_race.as_deref(), Some("black"));

@@ -59,6 +59,114 @@ pub struct StopRecord {
     pub contraband_found: Option<bool>,
 }
 
+/// A stop as an import reads it, before it is stored: texts borrowed from the file's row (or
+/// the mapping), coded fields as indexes into their category lists ([`RACES`], [`SEXES`],
+/// [`STOP_TYPES`], [`OUTCOMES`], [`SEARCH_BASES`]), so that reading a row allocates nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StopRef<'a> {
+    pub source_id: Option<&'a str>,
+    pub date: NaiveDate,
+    pub time: Option<NaiveTime>,
+    pub location: Option<&'a str>,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub district: Option<&'a str>,
+    pub subject_race: Option<u8>,
+    pub subject_sex: Option<u8>,
+    pub subject_age: Option<i64>,
+    pub officer_id: Option<&'a str>,
+    pub stop_type: Option<u8>,
+    pub reason_for_stop: Option<&'a str>,
+    pub outcome: Option<u8>,
+    pub arrest_made: Option<bool>,
+    pub citation_issued: Option<bool>,
+    pub warning_issued: Option<bool>,
+    pub frisk_performed: Option<bool>,
+    pub search_conducted: Option<bool>,
+    pub search_basis: Option<u8>,
+    pub contraband_found: Option<bool>,
+}
+
+/// The index of `value` in `categories`, as [`StopRef`] codes it.
+pub fn category_code(categories: &[&str], value: &str) -> Option<u8> {
+    categories.iter().position(|c| *c == value).map(|i| i as u8)
+}
+
+impl StopRecord {
+    /// The record as an import writes it; fails naming the first coded field whose value is
+    /// not one of its categories.
+    pub fn as_ref(&self) -> Result<StopRef<'_>, String> {
+        fn code(
+            field: &str,
+            categories: &[&str],
+            value: &Option<String>,
+        ) -> Result<Option<u8>, String> {
+            value
+                .as_deref()
+                .map(|v| {
+                    category_code(categories, v).ok_or_else(|| {
+                        format!("{field} {v:?} is not one of {}", categories.join(", "))
+                    })
+                })
+                .transpose()
+        }
+        Ok(StopRef {
+            source_id: self.source_id.as_deref(),
+            date: self.date,
+            time: self.time,
+            location: self.location.as_deref(),
+            lat: self.lat,
+            lng: self.lng,
+            district: self.district.as_deref(),
+            subject_race: code("subject_race", &RACES, &self.subject_race)?,
+            subject_sex: code("subject_sex", &SEXES, &self.subject_sex)?,
+            subject_age: self.subject_age,
+            officer_id: self.officer_id.as_deref(),
+            stop_type: code("type", &STOP_TYPES, &self.stop_type)?,
+            reason_for_stop: self.reason_for_stop.as_deref(),
+            outcome: code("outcome", &OUTCOMES, &self.outcome)?,
+            arrest_made: self.arrest_made,
+            citation_issued: self.citation_issued,
+            warning_issued: self.warning_issued,
+            frisk_performed: self.frisk_performed,
+            search_conducted: self.search_conducted,
+            search_basis: code("search_basis", &SEARCH_BASES, &self.search_basis)?,
+            contraband_found: self.contraband_found,
+        })
+    }
+}
+
+impl StopRef<'_> {
+    pub fn to_record(&self) -> StopRecord {
+        let text = |v: Option<&str>| v.map(str::to_string);
+        let category =
+            |categories: &[&str], v: Option<u8>| v.map(|c| categories[usize::from(c)].to_string());
+        StopRecord {
+            source_id: text(self.source_id),
+            date: self.date,
+            time: self.time,
+            location: text(self.location),
+            lat: self.lat,
+            lng: self.lng,
+            district: text(self.district),
+            subject_race: category(&RACES, self.subject_race),
+            subject_sex: category(&SEXES, self.subject_sex),
+            subject_age: self.subject_age,
+            officer_id: text(self.officer_id),
+            stop_type: category(&STOP_TYPES, self.stop_type),
+            reason_for_stop: text(self.reason_for_stop),
+            outcome: category(&OUTCOMES, self.outcome),
+            arrest_made: self.arrest_made,
+            citation_issued: self.citation_issued,
+            warning_issued: self.warning_issued,
+            frisk_performed: self.frisk_performed,
+            search_conducted: self.search_conducted,
+            search_basis: category(&SEARCH_BASES, self.search_basis),
+            contraband_found: self.contraband_found,
+        }
+    }
+}
+
 /// One problem with one value of one row, named as the file names it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RowError {

@@ -1,7 +1,7 @@
-//! What an import adds to the analysis store, counted in memory as its rows are written and
-//! added to the store's tables at the end, in the same transaction.
+//! What an import adds to the analysis store, counted in memory from each chunk of stops as it
+//! is stored, and added to the store's tables at the end, in the same transaction.
 //!
-//! Only rows written are counted (a row whose key is already stored is a duplicate and adds
+//! Only stops stored are counted (a row whose key is already stored is a duplicate and adds
 //! nothing), so the store always equals the same counts taken over the stored stops;
 //! `tests/it/transparency.rs` checks exactly that.
 
@@ -11,7 +11,8 @@ use chrono::Datelike;
 
 use crate::on_tx;
 use crate::platform::db::{Backend, Tx};
-use crate::transparency::import::PreparedStop;
+use crate::transparency::chunks::{Counted, CountedStop, flag};
+use crate::transparency::model::{OUTCOMES, RACES, SEARCH_BASES, SEXES, STOP_TYPES};
 
 /// The age groups of the analysis store, youngest first.
 pub const AGE_GROUPS: [&str; 7] = [
@@ -76,12 +77,12 @@ impl Names {
     }
 }
 
-/// What one row adds, with its keys packed: see [`Tally::entry`].
+/// What one stop adds, with its keys packed: see [`Tally::entry`].
 #[derive(Clone, Copy, Debug)]
-pub struct Entry {
+struct Entry {
     cell: u64,
     counts: [bool; 10],
-    /// The row's part of the veil-of-darkness store, when it has a clock time and its date
+    /// The stop's part of the veil-of-darkness store, when it has a clock time and its date
     /// sun times.
     light: Option<LightEntry>,
 }
@@ -93,7 +94,7 @@ struct LightEntry {
     day_number: i32,
     day_of_year: u16,
     dusk: i64,
-    /// Index into [`Light::minutes`], when the row is in daylight or darkness (not twilight).
+    /// Index into [`Light::minutes`], when the stop is in daylight or darkness (not twilight).
     slot: Option<u16>,
 }
 
@@ -133,8 +134,6 @@ impl Light {
 #[derive(Debug, Default)]
 pub struct Tally {
     districts: Names,
-    /// Stop types, races and sexes (each a handful of values once validated).
-    codes: Names,
     /// Set when a text does not fit its key (more distinct districts than the key holds).
     overflow: Option<&'static str>,
     cells: FxHashMap<u64, [i64; 10]>,
@@ -179,37 +178,69 @@ const fn total(bits: &[u32]) -> u32 {
 }
 const _: () = assert!(total(&CELL_BITS) <= 64 && total(&LIGHT_BITS) <= 64);
 
+/// The store's names of the coded fields, by the small numbers its keys hold: a stop type
+/// or sex is its category's index plus one (0: not recorded, stored as ""); a race is its
+/// category's index, a missing race counted as "unknown".
+fn stop_type_name(id: u64) -> &'static str {
+    id.checked_sub(1).map_or("", |i| STOP_TYPES[i as usize])
+}
+fn sex_name(id: u64) -> &'static str {
+    id.checked_sub(1).map_or("", |i| SEXES[i as usize])
+}
+fn race_name(id: u64) -> &'static str {
+    RACES[id as usize]
+}
+const UNKNOWN_RACE: u8 = 5;
+
+/// The age group of an age as the store's keys hold it: its index in [`AGE_GROUPS`] plus one,
+/// 0 when not recorded.
+fn age_index(age: Option<i64>) -> u64 {
+    match age {
+        None => 0,
+        Some(a) => 1 + [18, 25, 35, 45, 55, 65].iter().filter(|b| a >= **b).count() as u64,
+    }
+}
+
 impl Tally {
-    /// Counts a row written.
-    pub fn count(&mut self, p: &PreparedStop) {
-        let e = self.entry(p);
-        self.add(&e);
+    /// Counts the stops of a chunk that is about to be stored.
+    pub fn count_chunk(&mut self, chunk: &Counted) {
+        // The chunk's district codes, as this tally numbers districts.
+        let mut districts: Vec<Option<u64>> = vec![None; chunk.districts.len() + 1];
+        for i in 0..chunk.len() {
+            let stop = chunk.get(i);
+            let d = stop.district as usize;
+            let district = match districts[d] {
+                Some(id) => id,
+                None => {
+                    let name = d.checked_sub(1).map_or("", |i| chunk.districts[i].as_str());
+                    let id = self.districts.id(name);
+                    districts[d] = Some(id);
+                    id
+                }
+            };
+            let e = self.entry(&stop, district);
+            self.add(&e);
+        }
     }
 
-    /// What a row adds, its keys packed.
-    fn entry(&mut self, p: &PreparedStop) -> Entry {
-        let r = &p.record;
-        let mut district = self.districts.id(r.district.as_deref().unwrap_or(""));
-        let stop_type = self.codes.id(r.stop_type.as_deref().unwrap_or(""));
-        let race = self
-            .codes
-            .id(r.subject_race.as_deref().unwrap_or("unknown"));
-        let sex = self.codes.id(r.subject_sex.as_deref().unwrap_or(""));
+    /// What a stop adds, its keys packed.
+    fn entry(&mut self, stop: &CountedStop, mut district: u64) -> Entry {
         if district >= 1 << DISTRICT {
             self.overflow = Some("districts");
             district = 0;
         }
-        let (stop_type, race, sex) = if stop_type.max(race).max(sex) >= 1 << CODE {
-            self.overflow = Some("stop types, races and sexes");
-            (0, 0, 0)
-        } else {
-            (stop_type, race, sex)
-        };
-        let searched = r.search_conducted == Some(true);
-        let with_outcome = searched && r.contraband_found.is_some();
-        let hit = searched && r.contraband_found == Some(true);
-        let discretionary = r.search_basis.as_deref() != Some("other");
-        let outcome = r.outcome.as_deref();
+        let date = chrono::NaiveDate::from_num_days_from_ce_opt(stop.day).unwrap_or_default();
+        let stop_type = stop.stop_type.map_or(0, |c| u64::from(c) + 1);
+        let race = u64::from(stop.race.unwrap_or(UNKNOWN_RACE));
+        let sex = stop.sex.map_or(0, |c| u64::from(c) + 1);
+        let flag = |i| flag(stop.flags, i);
+        let searched = flag(4) == Some(true);
+        let contraband = flag(5);
+        let with_outcome = searched && contraband.is_some();
+        let hit = searched && contraband == Some(true);
+        let discretionary =
+            stop.search_basis.map(|b| SEARCH_BASES[usize::from(b)]) != Some("other");
+        let outcome = stop.outcome.map(|o| OUTCOMES[usize::from(o)]);
         let counts = [
             true,
             searched,
@@ -217,23 +248,19 @@ impl Tally {
             hit,
             with_outcome && discretionary,
             hit && discretionary,
-            r.frisk_performed == Some(true),
-            r.arrest_made == Some(true) || outcome == Some("arrest"),
-            r.citation_issued == Some(true) || outcome == Some("citation"),
-            r.warning_issued == Some(true) || outcome == Some("warning"),
+            flag(3) == Some(true),
+            flag(0) == Some(true) || outcome == Some("arrest"),
+            flag(1) == Some(true) || outcome == Some("citation"),
+            flag(2) == Some(true) || outcome == Some("warning"),
         ];
-        let year = r.date.year().clamp(0, 9999) as u64;
-        let age = AGE_GROUPS
-            .iter()
-            .position(|g| *g == age_group(r.subject_age))
-            .map_or(0, |i| i as u64 + 1);
+        let year = date.year().clamp(0, 9999) as u64;
         let cell = pack(&[
-            (year * 12 + u64::from(r.date.month0()), 20),
+            (year * 12 + u64::from(date.month0()), 20),
             (district, DISTRICT),
             (stop_type, CODE),
             (race, CODE),
             (sex, CODE),
-            (age, 3),
+            (age_index(stop.age), 3),
         ]);
         let mut entry = Entry {
             cell,
@@ -241,9 +268,7 @@ impl Tally {
             light: None,
         };
         // The veil-of-darkness store: stops with a clock time on dates with sun times.
-        if let (Some(minute), Some(sunset), Some(dusk)) =
-            (p.stop_minute, p.sunset_minute, p.dusk_minute)
-        {
+        if let (Some(minute), Some(sunset), Some(dusk)) = (stop.minute, stop.sunset, stop.dusk) {
             let minute = minute.clamp(0, 1439);
             entry.light = Some(LightEntry {
                 group: pack(&[
@@ -252,8 +277,8 @@ impl Tally {
                     (stop_type, CODE),
                     (race, CODE),
                 ]),
-                day_number: r.date.num_days_from_ce(),
-                day_of_year: r.date.ordinal0() as u16,
+                day_number: stop.day,
+                day_of_year: date.ordinal0() as u16,
                 dusk,
                 // Twilight, between sunset and dusk (both included), is neither light nor dark.
                 slot: (!(sunset..=dusk).contains(&minute))
@@ -278,6 +303,42 @@ impl Tally {
         }
     }
 
+    /// Adds what another tally counted (another thread's share of the same import).
+    pub fn absorb(&mut self, other: Tally) {
+        self.overflow = self.overflow.or(other.overflow);
+        let mut districts = Vec::with_capacity(other.districts.names.len());
+        for name in &other.districts.names {
+            let id = self.districts.id(name);
+            if id >= 1 << DISTRICT {
+                self.overflow = Some("districts");
+            }
+            districts.push(id & ((1 << DISTRICT) - 1));
+        }
+        let district = |key: u64, bits: &[u32], at: usize| {
+            let below: u32 = bits[at + 1..].iter().sum();
+            let mask = ((1u64 << bits[at]) - 1) << below;
+            let old = (key & mask) >> below;
+            (key & !mask) | (districts[old as usize] << below)
+        };
+        for (key, counts) in other.cells {
+            let cell = self.cells.entry(district(key, &CELL_BITS, 1)).or_default();
+            for (a, b) in cell.iter_mut().zip(counts) {
+                *a += b;
+            }
+        }
+        for (key, light) in other.light {
+            match self.light.entry(district(key, &LIGHT_BITS, 1)) {
+                std::collections::hash_map::Entry::Occupied(mut o) => o.get_mut().add(&light),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(light);
+                }
+            }
+        }
+        for (day, dusk) in other.dusk {
+            self.dusk.entry(day).or_insert(dusk);
+        }
+    }
+
     /// Why the counts cannot be written, if a text did not fit its key.
     pub fn check(&self) -> Result<(), String> {
         match self.overflow {
@@ -291,7 +352,7 @@ impl Tally {
     /// Adds the counts to the store's tables.
     pub async fn write(self, tx: &mut Tx, agency_id: i64) -> Result<(), sqlx::Error> {
         let backend = tx.backend();
-        let (districts, codes) = (&self.districts, &self.codes);
+        let districts = &self.districts;
         let cells: Vec<_> = self
             .cells
             .iter()
@@ -300,9 +361,9 @@ impl Tally {
                 (
                     format!("{:04}-{:02}", month / 12, month % 12 + 1),
                     districts.name(district),
-                    codes.name(stop_type),
-                    codes.name(race),
-                    codes.name(sex),
+                    stop_type_name(stop_type),
+                    race_name(race),
+                    sex_name(sex),
                     if age == 0 {
                         ""
                     } else {
@@ -389,8 +450,8 @@ impl Tally {
             let key = (
                 format!("{year:04}"),
                 districts.name(district).to_string(),
-                codes.name(stop_type).to_string(),
-                codes.name(race).to_string(),
+                stop_type_name(stop_type).to_string(),
+                race_name(race).to_string(),
             );
             let mut merged = stored.remove(&key).unwrap_or_default();
             merged.add(light);
@@ -486,6 +547,87 @@ mod tests {
         assert_eq!(age_group(Some(25)), "25-34");
         assert_eq!(age_group(Some(64)), "55-64");
         assert_eq!(age_group(Some(65)), "65 and over");
+    }
+
+    #[test]
+    fn the_store_names_what_the_stops_say() {
+        assert_eq!(race_name(u64::from(UNKNOWN_RACE)), "unknown");
+        for age in -1..130 {
+            let group = age_group(Some(age));
+            let index = age_index(Some(age)) as usize;
+            assert_eq!(AGE_GROUPS[index - 1], group, "{age}");
+        }
+        assert_eq!(age_index(None), 0);
+        assert_eq!((stop_type_name(0), sex_name(0)), ("", ""));
+        assert_eq!((stop_type_name(1), sex_name(2)), ("vehicular", "female"));
+    }
+
+    /// Two threads' tallies of the halves of some stops, added together, are one tally of
+    /// them all, whichever districts each met first.
+    #[test]
+    fn tallies_add_up() {
+        use crate::transparency::chunks::ChunkBuilder;
+        use crate::transparency::model::StopRef;
+        let date = |d: u32| chrono::NaiveDate::from_ymd_opt(2020, 1 + d % 12, 1 + d % 28).unwrap();
+        let districts = ["A", "B", "C", "D"];
+        let stops: Vec<StopRef> = (0..400u32)
+            .map(|i| StopRef {
+                date: date(i),
+                time: chrono::NaiveTime::from_hms_opt(i % 24, i % 60, 0),
+                district: (i % 5 != 0).then(|| districts[(i as usize * 7) % 4]),
+                subject_race: (i % 7 != 0).then_some((i % 6) as u8),
+                subject_sex: (i % 3 != 0).then_some((i % 2) as u8),
+                stop_type: Some((i % 2) as u8),
+                subject_age: Some(i64::from(i % 90)),
+                search_conducted: Some(i % 4 == 0),
+                contraband_found: (i % 8 == 0).then_some(i % 16 == 0),
+                ..Default::default()
+            })
+            .collect();
+        let tally_of = |stops: &[StopRef]| {
+            let mut chunk = ChunkBuilder::default();
+            for s in stops {
+                chunk.push(s, Some(1000), Some(1030));
+            }
+            let mut t = Tally::default();
+            t.count_chunk(&chunk.counted());
+            t
+        };
+        let whole = tally_of(&stops);
+        // The second half meets the districts in another order.
+        let mut second: Vec<StopRef> = stops[200..].to_vec();
+        second.reverse();
+        let mut sum = tally_of(&second);
+        sum.absorb(tally_of(&stops[..200]));
+        let named = |t: &Tally| {
+            let mut cells: Vec<_> = t
+                .cells
+                .iter()
+                .map(|(k, v)| {
+                    let mut parts = unpack(*k, CELL_BITS);
+                    let district = t.districts.name(parts[1]).to_string();
+                    parts[1] = 0;
+                    (parts, district, *v)
+                })
+                .collect();
+            cells.sort();
+            let mut light: Vec<_> = t
+                .light
+                .iter()
+                .map(|(k, v)| {
+                    let mut parts = unpack(*k, LIGHT_BITS);
+                    let district = t.districts.name(parts[1]).to_string();
+                    parts[1] = 0;
+                    (parts, district, v.minutes.clone(), v.days.clone())
+                })
+                .collect();
+            light.sort();
+            let mut dusk: Vec<_> = t.dusk.iter().map(|(a, b)| (*a, *b)).collect();
+            dusk.sort();
+            (cells, light, dusk)
+        };
+        assert_eq!(named(&sum), named(&whole));
+        assert!(whole.cells.len() > 50, "the stops fall in many cells");
     }
 
     #[test]

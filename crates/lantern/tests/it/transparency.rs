@@ -287,6 +287,79 @@ db_test!(
     }
 );
 
+db_test!(
+    a_file_of_many_blocks_reports_its_problems_by_file_line_in_order,
+    |app| {
+        // Large enough to be parsed in several blocks on several threads; some locations
+        // span two lines, so that line numbers and record numbers differ.
+        let sj = san_jose(&app).await;
+        let mut text = String::from("date,time,location,subject_race,search_conducted\n");
+        let mut line = 2;
+        let mut bad_lines = Vec::new();
+        let mut valid = 0;
+        for i in 0..150_000 {
+            let location = if i % 10 == 3 {
+                format!("\"{i} MARKET ST,\nAPT {}\"", i % 7)
+            } else {
+                format!("{i} MARKET ST")
+            };
+            let race = if i % 1000 == 999 { "purple" } else { "black" };
+            text.push_str(&format!(
+                "2017-01-{:02},10:{:02}:00,{location},{race},FALSE\n",
+                1 + i % 28,
+                i % 60
+            ));
+            if race == "purple" {
+                bad_lines.push(line);
+            } else {
+                valid += 1;
+            }
+            line += if i % 10 == 3 { 2 } else { 1 };
+        }
+        assert!(text.len() > 3 * (4 << 20) / 2, "{} bytes", text.len());
+        let (_, report) = import_text(&app, &sj, &text, Mapping::sopp(), false).await;
+        assert!(report.rejected);
+        assert_eq!((report.rows_read, report.rows_invalid), (150_000, 150));
+        let lines: Vec<u64> = report.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, bad_lines[..100]);
+        assert_eq!(report.more_errors, 50);
+        assert!(report.errors.iter().all(|e| e.column == "subject_race"));
+        assert_eq!(store::counts(&app.db, sj.id).await.unwrap().0, 0);
+
+        let (_, report) = import_text(&app, &sj, &text, Mapping::sopp(), true).await;
+        assert_eq!(report.rows_inserted, valid);
+        let stops = store::stops(&app.db, sj.id).await.unwrap();
+        assert_eq!(stops.len() as u64, valid);
+        // In file order, whole: the multi-line locations came through.
+        let locations: Vec<&str> = stops
+            .iter()
+            .map(|s| s.record.location.as_deref().unwrap())
+            .collect();
+        assert_eq!(locations[3], "3 MARKET ST,\nAPT 3");
+        assert_eq!(locations[valid as usize - 1], "149998 MARKET ST");
+
+        // Text that is not UTF-8 is named by line and column.
+        let mut bytes = text.as_bytes()[..200].to_vec();
+        bytes.extend_from_slice(b"\n2017-01-01,10:00:00,CAF\xc9,black,FALSE\n");
+        let err = import_now(
+            &app.db,
+            &sj,
+            "latin1.csv",
+            Box::new(std::io::Cursor::new(bytes)),
+            Mapping::sopp(),
+            false,
+            Actor::System("test"),
+            app.clock.unix(),
+            None,
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("column location"), "{err}");
+        assert!(err.contains("UTF-8"), "{err}");
+    }
+);
+
 db_test!(a_mapping_file_reads_another_schema, |app| {
     let sj = san_jose(&app).await;
     let mapping = Mapping::from_toml(
