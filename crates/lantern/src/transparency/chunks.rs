@@ -14,7 +14,6 @@
 //! `stop_chunks.format` names the encoding; this is format 1.
 
 use chrono::{NaiveDate, NaiveTime, Timelike};
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::transparency::import::PreparedStop;
@@ -38,26 +37,47 @@ struct Texts {
     codes: Vec<u32>,
 }
 
-/// Builds a [`Texts`], remembering which values it has.
-#[derive(Debug, Default)]
+/// Builds a [`Texts`], remembering which values it has: the index holds each value's code,
+/// hashed by the value, so that a value is stored (and allocated) once.
+#[derive(Default)]
 struct TextsBuilder {
     texts: Texts,
-    index: FxHashMap<String, u32>,
+    index: hashbrown::HashTable<u32>,
+}
+
+impl std::fmt::Debug for TextsBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.texts.fmt(f)
+    }
+}
+
+fn text_hash(text: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(text)
 }
 
 impl TextsBuilder {
     fn push(&mut self, value: Option<&str>) {
         let code = match value {
             None => 0,
-            Some(v) => match self.index.get(v) {
-                Some(code) => *code,
-                None => {
-                    self.texts.values.push(v.to_string());
-                    let code = self.texts.values.len() as u32;
-                    self.index.insert(v.to_string(), code);
-                    code
+            Some(v) => {
+                let values = &mut self.texts.values;
+                let hash = text_hash(v);
+                match self
+                    .index
+                    .find(hash, |code| values[*code as usize - 1] == v)
+                {
+                    Some(code) => *code,
+                    None => {
+                        values.push(v.to_string());
+                        let code = values.len() as u32;
+                        self.index.insert_unique(hash, code, |code| {
+                            text_hash(&values[*code as usize - 1])
+                        });
+                        code
+                    }
                 }
-            },
+            }
         };
         self.texts.codes.push(code);
     }
@@ -345,7 +365,20 @@ impl ChunkBuilder {
         c.outcome = self.outcome.texts;
         c.search_basis = self.search_basis.texts;
         let rows = c.date.len() as i64;
-        let plain = postcard::to_allocvec(&c).expect("serialising into memory cannot fail");
+        // Sized for the columns at once rather than grown (and moved) as they are written.
+        let texts: usize = [
+            &c.source_id,
+            &c.location,
+            &c.district,
+            &c.officer_id,
+            &c.reason_for_stop,
+        ]
+        .iter()
+        .map(|t| t.values.iter().map(|v| v.len() + 2).sum::<usize>())
+        .sum();
+        let room = texts + c.date.len() * 64 + 1024;
+        let plain = postcard::to_extend(&c, Vec::with_capacity(room))
+            .expect("serialising into memory cannot fail");
         EncodedChunk {
             rows,
             keys: keys.iter().flat_map(|k| k.to_le_bytes()).collect(),

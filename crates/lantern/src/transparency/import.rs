@@ -194,7 +194,25 @@ impl RowKeys {
 #[derive(Default)]
 pub struct KeySet {
     stored: rustc_hash::FxHashSet<u128>,
-    met: rustc_hash::FxHashSet<u128>,
+    met: MetKeys,
+}
+
+/// The keys an import has met, in 4,096 sets by their top bits. Growing one set moves only
+/// its own few keys, in cache; growing a single set of ten million keys moved hundreds of
+/// megabytes while every parsing thread waited its turn.
+#[derive(Default)]
+struct MetKeys {
+    parts: Vec<rustc_hash::FxHashSet<u128>>,
+}
+
+impl MetKeys {
+    /// Adds a key; false when it was met before.
+    fn insert(&mut self, key: u128) -> bool {
+        if self.parts.is_empty() {
+            self.parts.resize_with(4096, Default::default);
+        }
+        self.parts[(key >> 116) as usize].insert(key)
+    }
 }
 
 impl KeySet {

@@ -354,6 +354,15 @@ fn parse_with(value: &str, items: &[Item<'static>]) -> Option<Parsed> {
     Some(parsed)
 }
 
+/// `value` without the white space around it; most values have none, which two bytes show.
+fn trim(value: &str) -> &str {
+    match value.as_bytes() {
+        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => value,
+        [only] if only.is_ascii_graphic() => value,
+        _ => value.trim(),
+    }
+}
+
 /// `digits` as a number when it is only ASCII digits.
 fn digits(digits: &[u8]) -> Option<u32> {
     digits.iter().try_fold(0u32, |n, d| {
@@ -408,7 +417,7 @@ impl BoundMapping {
             codes,
         } in &self.positions
         {
-            let raw = row.get(*index).unwrap_or("").trim();
+            let raw = trim(row.get(*index).unwrap_or(""));
             if m.missing_values.iter().any(|v| v == raw) {
                 continue;
             }
@@ -650,6 +659,25 @@ mod tests {
         }
         assert!(iso_time("12:30:60").is_none(), "leap seconds are chrono's");
         assert_eq!(iso_time("07:05"), NaiveTime::from_hms_opt(7, 5, 0));
+    }
+
+    #[test]
+    fn values_are_trimmed_as_str_trim_does() {
+        for v in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            " a b ",
+            "\u{a0}x\u{a0}",
+            "x\u{2003}",
+            "é",
+            "\té\n",
+            "ab",
+        ] {
+            assert_eq!(trim(v), v.trim(), "{v:?}");
+        }
     }
 
     #[test]
