@@ -10,12 +10,18 @@
 //! before it in the same file. A row whose key is already stored is counted as a duplicate and
 //! skipped, so the same file twice, or overlapping monthly extracts, add each stop once.
 //!
-//! Parsing (and sun times) run on a blocking thread, feeding batches through a small channel
-//! to the writer, which skips stored keys, counts the analysis store and packs the new stops
-//! into chunks ([`chunks`](crate::transparency::chunks)); each full chunk is encoded on
-//! another blocking thread while the next fills, so reading and writing overlap on two cores.
+//! The work is spread over every core. A reader thread reads the file in blocks of whole
+//! records (about 4 MiB, cut at a line end outside quotes) and hashes it for the audit entry.
+//! One parsing thread per core takes blocks: it reads each row into a borrowed [`StopRef`]
+//! (nothing allocated per row), packs the valid ones into a chunk
+//! ([`chunks`](crate::transparency::chunks)) and keys them. Blocks then take turns, in file
+//! order, to check their keys against the agency's and the file's, so that the n-th of
+//! identical rows is the n-th in the file whichever thread read it. The thread drops the
+//! duplicates from its chunk, counts what is left into its own [`Tally`] and encodes the
+//! chunk. The writer, on the async side, stores chunks in file order. At the end the threads'
+//! tallies are added together and written with the import record and its audit entry.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -62,7 +68,7 @@ pub enum ImportError {
 /// computation per date.
 pub struct SunCache {
     place: Option<(f64, f64, chrono_tz::Tz)>,
-    days: HashMap<NaiveDate, (Option<i64>, Option<i64>)>,
+    days: rustc_hash::FxHashMap<NaiveDate, (Option<i64>, Option<i64>)>,
 }
 
 impl SunCache {
@@ -73,7 +79,7 @@ impl SunCache {
         };
         SunCache {
             place,
-            days: HashMap::new(),
+            days: Default::default(),
         }
     }
 
