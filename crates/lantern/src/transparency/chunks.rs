@@ -210,6 +210,8 @@ pub struct ChunkBuilder {
     reason_for_stop: TextsBuilder,
     outcome: CategoryBuilder,
     search_basis: CategoryBuilder,
+    /// The serialised columns before compression, kept for the next chunk.
+    plain: Vec<u8>,
 }
 
 /// An encoded chunk, ready to store.
@@ -350,22 +352,14 @@ impl ChunkBuilder {
     }
 
     /// Serialises and compresses the chunk, its stops stored under `keys` (one each, in
-    /// order). A few tens of milliseconds for a full chunk: run it off the async threads.
-    pub fn encode(self, keys: &[u128]) -> EncodedChunk {
+    /// order), and empties the builder for the next chunk, keeping its memory: filling fresh
+    /// memory for every chunk cost the kernel as much time as compressing them.
+    pub fn encode(&mut self, keys: &[u128]) -> EncodedChunk {
         assert_eq!(keys.len(), self.len(), "one key for each stop of a chunk");
-        let mut c = self.columns;
-        c.source_id = self.source_id.texts;
-        c.location = self.location.texts;
-        c.district = self.district.texts;
-        c.subject_race = self.subject_race.texts;
-        c.subject_sex = self.subject_sex.texts;
-        c.officer_id = self.officer_id.texts;
-        c.stop_type = self.stop_type.texts;
-        c.reason_for_stop = self.reason_for_stop.texts;
-        c.outcome = self.outcome.texts;
-        c.search_basis = self.search_basis.texts;
-        let rows = c.date.len() as i64;
+        let rows = self.len() as i64;
+        self.swap_texts();
         // Sized for the columns at once rather than grown (and moved) as they are written.
+        let c = &self.columns;
         let texts: usize = [
             &c.source_id,
             &c.location,
@@ -376,13 +370,68 @@ impl ChunkBuilder {
         .iter()
         .map(|t| t.values.iter().map(|v| v.len() + 2).sum::<usize>())
         .sum();
-        let room = texts + c.date.len() * 64 + 1024;
-        let plain = postcard::to_extend(&c, Vec::with_capacity(room))
-            .expect("serialising into memory cannot fail");
+        let mut plain = std::mem::take(&mut self.plain);
+        plain.clear();
+        plain.reserve(texts + c.date.len() * 64 + 1024);
+        let plain = postcard::to_extend(c, plain).expect("serialising into memory cannot fail");
+        let data = lz4_flex::block::compress_prepend_size(&plain);
+        self.plain = plain;
+        self.swap_texts();
+        self.clear();
         EncodedChunk {
             rows,
             keys: keys.iter().flat_map(|k| k.to_le_bytes()).collect(),
-            data: lz4_flex::block::compress_prepend_size(&plain),
+            data,
+        }
+    }
+
+    /// Moves the text columns between their builders and [`Columns`] (which serialises them).
+    fn swap_texts(&mut self) {
+        let c = &mut self.columns;
+        std::mem::swap(&mut c.source_id, &mut self.source_id.texts);
+        std::mem::swap(&mut c.location, &mut self.location.texts);
+        std::mem::swap(&mut c.district, &mut self.district.texts);
+        std::mem::swap(&mut c.subject_race, &mut self.subject_race.texts);
+        std::mem::swap(&mut c.subject_sex, &mut self.subject_sex.texts);
+        std::mem::swap(&mut c.officer_id, &mut self.officer_id.texts);
+        std::mem::swap(&mut c.stop_type, &mut self.stop_type.texts);
+        std::mem::swap(&mut c.reason_for_stop, &mut self.reason_for_stop.texts);
+        std::mem::swap(&mut c.outcome, &mut self.outcome.texts);
+        std::mem::swap(&mut c.search_basis, &mut self.search_basis.texts);
+    }
+
+    /// Empties the builder, keeping its memory.
+    pub fn clear(&mut self) {
+        let c = &mut self.columns;
+        c.date.clear();
+        c.time.clear();
+        c.sunset.clear();
+        c.dusk.clear();
+        c.lat.clear();
+        c.lng.clear();
+        c.subject_age.clear();
+        c.flags.clear();
+        for t in [
+            &mut self.source_id,
+            &mut self.location,
+            &mut self.district,
+            &mut self.officer_id,
+            &mut self.reason_for_stop,
+        ] {
+            t.texts.values.clear();
+            t.texts.codes.clear();
+            t.index.clear();
+        }
+        for t in [
+            &mut self.subject_race,
+            &mut self.subject_sex,
+            &mut self.stop_type,
+            &mut self.outcome,
+            &mut self.search_basis,
+        ] {
+            t.texts.values.clear();
+            t.texts.codes.clear();
+            t.code_of = [0; 8];
         }
     }
 }
@@ -656,6 +705,36 @@ mod tests {
         let records: Vec<_> = back.into_iter().map(|s| s.record).collect();
         let expected: Vec<_> = kept.into_iter().map(|s| s.record).collect();
         assert_eq!(records, expected);
+    }
+
+    #[test]
+    fn a_builder_used_again_holds_only_its_new_stops() {
+        let first: Vec<PreparedStop> = (0..500).map(stop).collect();
+        let second: Vec<PreparedStop> = (500..700).map(stop).collect();
+        let mut b = build(&first);
+        let e1 = b.encode(&keys(&first));
+        assert!(b.is_empty());
+        for s in &second {
+            b.push(&s.record.as_ref().unwrap(), s.sunset_minute, s.dusk_minute);
+        }
+        let e2 = b.encode(&keys(&second));
+        let back = |e: &EncodedChunk| {
+            decode(FORMAT, e.rows, &e.keys, &e.data)
+                .unwrap()
+                .into_iter()
+                .map(|s| (s.row_key, s.record))
+                .collect::<Vec<_>>()
+        };
+        let expect = |stops: &[PreparedStop]| {
+            stops
+                .iter()
+                .map(|s| (s.row_key, s.record.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(back(&e1), expect(&first));
+        assert_eq!(back(&e2), expect(&second));
+        // And encodes as a fresh builder would.
+        assert_eq!(e2.data, build(&second).encode(&keys(&second)).data);
     }
 
     #[test]

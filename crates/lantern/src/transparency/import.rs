@@ -471,6 +471,7 @@ fn parse_block(
     header: &csv::StringRecord,
     sun: &mut SunCache,
     keys: &mut RowKeys,
+    spare: &mut Vec<ChunkBuilder>,
 ) -> Result<ParsedBlock, String> {
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -480,8 +481,13 @@ fn parse_block(
     // Room for as many rows as short rows would make, so that columns are not moved as they
     // grow (capacity never touched costs no memory).
     let rows = (block.bytes.len() / 48).clamp(16, CHUNK_ROWS);
+    let mut new_chunk = || {
+        spare
+            .pop()
+            .unwrap_or_else(|| ChunkBuilder::with_capacity(rows))
+    };
     let mut p = ParsedBlock {
-        chunks: vec![ChunkBuilder::with_capacity(rows)],
+        chunks: vec![new_chunk()],
         keys: Vec::with_capacity(rows),
         report: BlockReport::default(),
     };
@@ -516,7 +522,7 @@ fn parse_block(
         match bound.read(&row, line) {
             Ok(stop) => {
                 if p.chunks.last().is_some_and(|c| c.len() == CHUNK_ROWS) {
-                    p.chunks.push(ChunkBuilder::with_capacity(rows));
+                    p.chunks.push(new_chunk());
                 }
                 let (sunset, dusk) = sun.get(stop.date);
                 let chunk = p.chunks.last_mut().expect("a chunk to fill");
@@ -536,14 +542,15 @@ fn parse_block(
 }
 
 /// The chunk of the stops of `chunk` that `admitted` gives a key (the others are stored
-/// already), counted into `tally`; `None` when every one is stored.
+/// already), counted into `tally`; `None` when every one is stored. Leaves `chunk` empty.
 fn seal(
-    mut chunk: ChunkBuilder,
+    chunk: &mut ChunkBuilder,
     admitted: &[Option<u128>],
     tally: &mut Tally,
 ) -> Option<EncodedChunk> {
     let keys: Vec<u128> = admitted.iter().flatten().copied().collect();
     if keys.is_empty() {
+        chunk.clear();
         return None;
     }
     if keys.len() < admitted.len() {
@@ -568,6 +575,8 @@ fn work(
     let mut tally = Tally::default();
     let mut sun = SunCache::new(agency);
     let mut keys = RowKeys::default();
+    // Chunk builders of earlier blocks, emptied, to fill again.
+    let mut spare = Vec::new();
     loop {
         let next = blocks.lock().unwrap_or_else(|e| e.into_inner()).recv();
         let Ok(block) = next else { break };
@@ -576,7 +585,7 @@ fn work(
             continue;
         }
         let index = block.index;
-        let parsed = parse_block(&block, bound, header, &mut sun, &mut keys);
+        let parsed = parse_block(&block, bound, header, &mut sun, &mut keys, &mut spare);
         let _ = recycle.send(block.bytes);
         let parsed = match parsed {
             Ok(p) => p,
@@ -598,14 +607,20 @@ fn work(
         let mut chunks = Vec::new();
         if writing {
             let mut from = 0;
-            for chunk in parsed.chunks {
+            for mut chunk in parsed.chunks {
                 let to = from + chunk.len();
-                if let Some(encoded) = seal(chunk, &admitted[from..to], &mut tally) {
+                if let Some(encoded) = seal(&mut chunk, &admitted[from..to], &mut tally) {
                     report.inserted += encoded.rows as u64;
                     chunks.push(encoded);
                 }
+                spare.push(chunk);
                 from = to;
             }
+        } else {
+            spare.extend(parsed.chunks.into_iter().map(|mut c| {
+                c.clear();
+                c
+            }));
         }
         let sent = out.blocking_send(Msg::Block {
             index,
@@ -971,7 +986,7 @@ pub async fn write_records(
             let (key, by_content) = row_keys.key(&stop);
             admitted.push(keys.admit(key, by_content));
         }
-        if let Some(encoded) = seal(chunk, &admitted, &mut tally) {
+        if let Some(encoded) = seal(&mut chunk, &admitted, &mut tally) {
             inserted += encoded.rows as u64;
             store::insert_chunk(&mut tx, agency.id, import_id, n as i64, &encoded).await?;
         }
