@@ -561,6 +561,24 @@ fn seal(
     Some(chunk.encode(&keys))
 }
 
+/// Stops the import when a parsing thread panics (a bug), and goes on taking blocks until the
+/// reader stops, so that neither the other threads (waiting for their turn) nor the reader
+/// (waiting to hand over a block) wait for ever.
+struct StopOnPanic<'a> {
+    shared: &'a Shared,
+    blocks: &'a Mutex<std::sync::mpsc::Receiver<Block>>,
+}
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.shared.stop();
+            let take = || self.blocks.lock().unwrap_or_else(|e| e.into_inner()).recv();
+            while take().is_ok() {}
+        }
+    }
+}
+
 /// One parsing thread: takes blocks until there are none, and sends each block's new stops,
 /// encoded, to the writer. Returns what its stops count for the analysis store.
 fn work(
@@ -572,6 +590,7 @@ fn work(
     agency: &Agency,
     out: &mpsc::Sender<Msg>,
 ) -> Tally {
+    let _guard = StopOnPanic { shared, blocks };
     let mut tally = Tally::default();
     let mut sun = SunCache::new(agency);
     let mut keys = RowKeys::default();
@@ -1015,6 +1034,44 @@ pub async fn write_records(
 mod tests {
     use super::*;
     use chrono::NaiveTime;
+
+    /// A parsing thread that panics stops the import: a thread waiting for its turn gives up,
+    /// and the reader is never left waiting to hand over a block.
+    #[test]
+    fn a_panicking_parser_stops_the_import_rather_than_hanging_it() {
+        let shared = Shared::new(KeySet::default(), false);
+        let (to_workers, blocks) = std::sync::mpsc::sync_channel::<Block>(1);
+        let blocks = Mutex::new(blocks);
+        std::thread::scope(|scope| {
+            let panicking = scope.spawn(|| {
+                let _guard = StopOnPanic {
+                    shared: &shared,
+                    blocks: &blocks,
+                };
+                let _block = blocks.lock().unwrap().recv().unwrap();
+                panic!("a bug");
+            });
+            // Waits for block 0, which the panicking thread took and never admits.
+            let waiting = scope.spawn(|| shared.admit(1, &[(7, true)]));
+            for index in 0..20 {
+                if shared.stopped.load(Ordering::Acquire) {
+                    break;
+                }
+                let block = Block {
+                    index,
+                    first_line: 2,
+                    bytes: Vec::new(),
+                };
+                if to_workers.send(block).is_err() {
+                    break;
+                }
+            }
+            drop(to_workers);
+            assert!(panicking.join().is_err());
+            assert_eq!(waiting.join().unwrap(), None);
+        });
+        assert!(shared.stopped.load(Ordering::Acquire));
+    }
 
     #[test]
     fn blocks_end_where_records_end() {
