@@ -16,7 +16,7 @@
 use chrono::{NaiveDate, NaiveTime, Timelike};
 use serde::{Deserialize, Serialize};
 
-use crate::transparency::import::PreparedStop;
+use crate::transparency::import::StoredStop;
 use crate::transparency::model::{
     OUTCOMES, RACES, SEARCH_BASES, SEXES, STOP_TYPES, StopRecord, StopRef, category_code,
 };
@@ -514,12 +514,7 @@ pub fn decode_keys(keys: &[u8]) -> impl Iterator<Item = u128> + '_ {
 
 /// The stops of one chunk, in the order they were written. Fails (naming what is wrong)
 /// rather than returning wrong stops when the stored value is damaged or of another format.
-pub fn decode(
-    format: i64,
-    rows: i64,
-    keys: &[u8],
-    data: &[u8],
-) -> Result<Vec<PreparedStop>, String> {
+pub fn decode(format: i64, rows: i64, keys: &[u8], data: &[u8]) -> Result<Vec<StoredStop>, String> {
     if format != FORMAT {
         return Err(format!(
             "stop chunk format {format} is not one this version reads ({FORMAT})"
@@ -582,7 +577,7 @@ pub fn decode(
             search_basis: c.search_basis.get(i)?,
             contraband_found: flag(f, 5),
         };
-        out.push(PreparedStop {
+        out.push(StoredStop {
             stop_minute: time.map(|t| i64::from(t.hour() * 60 + t.minute())),
             record,
             row_key,
@@ -597,10 +592,10 @@ pub fn decode(
 mod tests {
     use super::*;
 
-    fn stop(i: u32) -> PreparedStop {
+    fn stop(i: u32) -> StoredStop {
         let time = (!i.is_multiple_of(3))
             .then(|| NaiveTime::from_hms_opt(i % 24, i % 60, i % 59).unwrap());
-        PreparedStop {
+        StoredStop {
             record: StopRecord {
                 source_id: i.is_multiple_of(2).then(|| format!("row-{i}")),
                 date: NaiveDate::from_ymd_opt(2015 + (i % 4) as i32, 1 + i % 12, 1 + i % 28)
@@ -634,7 +629,7 @@ mod tests {
         }
     }
 
-    fn build(stops: &[PreparedStop]) -> ChunkBuilder {
+    fn build(stops: &[StoredStop]) -> ChunkBuilder {
         let mut b = ChunkBuilder::default();
         for s in stops {
             b.push(&s.record.as_ref().unwrap(), s.sunset_minute, s.dusk_minute);
@@ -642,13 +637,13 @@ mod tests {
         b
     }
 
-    fn keys(stops: &[PreparedStop]) -> Vec<u128> {
+    fn keys(stops: &[StoredStop]) -> Vec<u128> {
         stops.iter().map(|s| s.row_key).collect()
     }
 
     #[test]
     fn a_chunk_gives_back_every_stop_as_written() {
-        let stops: Vec<PreparedStop> = (0..1000).map(stop).collect();
+        let stops: Vec<StoredStop> = (0..1000).map(stop).collect();
         let e = build(&stops).encode(&keys(&stops));
         assert_eq!(e.rows, 1000);
         assert_eq!(e.keys.len(), 16_000);
@@ -667,9 +662,9 @@ mod tests {
 
     #[test]
     fn a_chunk_keeps_the_stops_it_is_told_to_and_counts_what_it_keeps() {
-        let stops: Vec<PreparedStop> = (0..300).map(stop).collect();
+        let stops: Vec<StoredStop> = (0..300).map(stop).collect();
         let keep: Vec<bool> = (0..300).map(|i| i % 3 != 1).collect();
-        let kept: Vec<PreparedStop> = stops
+        let kept: Vec<StoredStop> = stops
             .iter()
             .zip(&keep)
             .filter(|(_, k)| **k)
@@ -709,8 +704,8 @@ mod tests {
 
     #[test]
     fn a_builder_used_again_holds_only_its_new_stops() {
-        let first: Vec<PreparedStop> = (0..500).map(stop).collect();
-        let second: Vec<PreparedStop> = (500..700).map(stop).collect();
+        let first: Vec<StoredStop> = (0..500).map(stop).collect();
+        let second: Vec<StoredStop> = (500..700).map(stop).collect();
         let mut b = build(&first);
         let e1 = b.encode(&keys(&first));
         assert!(b.is_empty());
@@ -725,7 +720,7 @@ mod tests {
                 .map(|s| (s.row_key, s.record))
                 .collect::<Vec<_>>()
         };
-        let expect = |stops: &[PreparedStop]| {
+        let expect = |stops: &[StoredStop]| {
             stops
                 .iter()
                 .map(|s| (s.row_key, s.record.clone()))

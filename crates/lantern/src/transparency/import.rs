@@ -45,7 +45,7 @@ use crate::transparency::tally::Tally;
 
 /// A stored stop, as read back from its chunk.
 #[derive(Clone, Debug)]
-pub struct PreparedStop {
+pub struct StoredStop {
     pub record: StopRecord,
     /// The key it is stored under.
     pub row_key: u128,

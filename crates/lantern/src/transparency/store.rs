@@ -2,7 +2,7 @@
 
 use crate::platform::db::{Backend, Db, Tx};
 use crate::transparency::chunks::{self, EncodedChunk};
-use crate::transparency::import::PreparedStop;
+use crate::transparency::import::StoredStop;
 use crate::transparency::model::{Cell, ImportReport, StopImport};
 use crate::transparency::tally::{LIGHT_DAYS, LIGHT_MINUTES, Light};
 use crate::{on_db, on_tx};
@@ -237,7 +237,7 @@ pub async fn insert_chunk(
 }
 
 /// Every stop of the agency, import by import in the order written.
-pub async fn stops(db: &Db, agency_id: i64) -> Result<Vec<PreparedStop>, sqlx::Error> {
+pub async fn stops(db: &Db, agency_id: i64) -> Result<Vec<StoredStop>, sqlx::Error> {
     type Chunk = (i64, i64, Vec<u8>, Vec<u8>);
     let stored: Vec<Chunk> = on_db!(db, |pool| {
         sqlx::query_as(

@@ -53,8 +53,8 @@ pub const CELL_COUNTS: [&str; 10] = [
     "warnings",
 ];
 
-/// Small numbers for the texts of one import (districts, races, …), so that the keys of the
-/// counts are integers: an import tallies millions of rows.
+/// Small numbers for the districts of one import, so that the keys of the counts are
+/// integers: an import tallies millions of rows.
 #[derive(Debug, Default)]
 struct Names {
     ids: FxHashMap<String, u64>,
