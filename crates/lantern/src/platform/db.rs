@@ -233,6 +233,7 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = migrations!("postgres":
     "0003_transparency.sql",
     "0004_delivery.sql",
     "0005_stop_chunks.sql",
+    "0006_stop_chunks_uncompressed.sql",
 );
 
 fn migrator(backend: Backend) -> Migrator {
