@@ -37,17 +37,14 @@ struct Texts {
     codes: Vec<u32>,
 }
 
-/// Builds a [`Texts`], remembering which values it has: the index holds each value's code,
-/// hashed by the value, so that a value is stored (and allocated) once.
+/// Which values a [`Texts`] of free text has: each value's code, hashed by the value, so that
+/// a value is stored (and allocated) once.
 #[derive(Default)]
-struct TextsBuilder {
-    texts: Texts,
-    index: hashbrown::HashTable<u32>,
-}
+struct TextIndex(hashbrown::HashTable<u32>);
 
-impl std::fmt::Debug for TextsBuilder {
+impl std::fmt::Debug for TextIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.texts.fmt(f)
+        write!(f, "TextIndex({} values)", self.0.len())
     }
 }
 
@@ -56,22 +53,19 @@ fn text_hash(text: &str) -> u64 {
     rustc_hash::FxBuildHasher.hash_one(text)
 }
 
-impl TextsBuilder {
-    fn push(&mut self, value: Option<&str>) {
+impl TextIndex {
+    fn push(&mut self, texts: &mut Texts, value: Option<&str>) {
         let code = match value {
             None => 0,
             Some(v) => {
-                let values = &mut self.texts.values;
+                let values = &mut texts.values;
                 let hash = text_hash(v);
-                match self
-                    .index
-                    .find(hash, |code| values[*code as usize - 1] == v)
-                {
+                match self.0.find(hash, |code| values[*code as usize - 1] == v) {
                     Some(code) => *code,
                     None => {
                         values.push(v.to_string());
                         let code = values.len() as u32;
-                        self.index.insert_unique(hash, code, |code| {
+                        self.0.insert_unique(hash, code, |code| {
                             text_hash(&values[*code as usize - 1])
                         });
                         code
@@ -79,35 +73,32 @@ impl TextsBuilder {
                 }
             }
         };
-        self.texts.codes.push(code);
+        texts.codes.push(code);
     }
 }
 
-/// Builds the [`Texts`] of a coded field from category indexes (see
-/// [`StopRef`]): no text is hashed or compared.
+/// Which categories a [`Texts`] of a coded field has, by category index (see [`StopRef`]):
+/// no text is hashed or compared.
 #[derive(Debug, Default)]
-struct CategoryBuilder {
-    texts: Texts,
+struct CategoryIndex {
     /// Each category's code in this chunk, 0 until it occurs.
     code_of: [u32; 8],
 }
 
-impl CategoryBuilder {
-    fn push(&mut self, categories: &[&str], value: Option<u8>) {
+impl CategoryIndex {
+    fn push(&mut self, texts: &mut Texts, categories: &[&str], value: Option<u8>) {
         let code = match value {
             None => 0,
             Some(c) => {
                 let slot = &mut self.code_of[usize::from(c)];
                 if *slot == 0 {
-                    self.texts
-                        .values
-                        .push(categories[usize::from(c)].to_string());
-                    *slot = self.texts.values.len() as u32;
+                    texts.values.push(categories[usize::from(c)].to_string());
+                    *slot = texts.values.len() as u32;
                 }
                 *slot
             }
         };
-        self.texts.codes.push(code);
+        texts.codes.push(code);
     }
 }
 
@@ -161,6 +152,63 @@ struct Columns {
     search_basis: Texts,
 }
 
+impl Columns {
+    /// Calls `each` with every column's row values: what keeps, clears or reserves rows.
+    fn each_column(&mut self, mut each: impl FnMut(&mut dyn RowValues)) {
+        each(&mut self.date);
+        each(&mut self.time);
+        each(&mut self.sunset);
+        each(&mut self.dusk);
+        each(&mut self.lat);
+        each(&mut self.lng);
+        each(&mut self.subject_age);
+        each(&mut self.flags);
+        for texts in self.texts_mut() {
+            each(&mut texts.codes);
+        }
+    }
+
+    fn texts_mut(&mut self) -> [&mut Texts; 10] {
+        [
+            &mut self.source_id,
+            &mut self.location,
+            &mut self.district,
+            &mut self.subject_race,
+            &mut self.subject_sex,
+            &mut self.officer_id,
+            &mut self.stop_type,
+            &mut self.reason_for_stop,
+            &mut self.outcome,
+            &mut self.search_basis,
+        ]
+    }
+}
+
+/// A column's values, one a row, of whatever type.
+trait RowValues {
+    fn reserve_rows(&mut self, rows: usize);
+    fn retain_rows(&mut self, keep: &[bool]);
+    fn clear_rows(&mut self);
+}
+
+impl<T> RowValues for Vec<T> {
+    fn reserve_rows(&mut self, rows: usize) {
+        self.reserve(rows);
+    }
+
+    fn retain_rows(&mut self, keep: &[bool]) {
+        let mut i = 0;
+        self.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+    }
+
+    fn clear_rows(&mut self) {
+        self.clear();
+    }
+}
+
 fn flags(r: &StopRef) -> u16 {
     [
         r.arrest_made,
@@ -200,16 +248,16 @@ fn minute_plus_one(m: Option<i64>) -> u16 {
 #[derive(Debug, Default)]
 pub struct ChunkBuilder {
     columns: Columns,
-    source_id: TextsBuilder,
-    location: TextsBuilder,
-    district: TextsBuilder,
-    subject_race: CategoryBuilder,
-    subject_sex: CategoryBuilder,
-    officer_id: TextsBuilder,
-    stop_type: CategoryBuilder,
-    reason_for_stop: TextsBuilder,
-    outcome: CategoryBuilder,
-    search_basis: CategoryBuilder,
+    source_id: TextIndex,
+    location: TextIndex,
+    district: TextIndex,
+    subject_race: CategoryIndex,
+    subject_sex: CategoryIndex,
+    officer_id: TextIndex,
+    stop_type: CategoryIndex,
+    reason_for_stop: TextIndex,
+    outcome: CategoryIndex,
+    search_basis: CategoryIndex,
     /// The serialised columns before compression, kept for the next chunk.
     plain: Vec<u8>,
 }
@@ -222,42 +270,11 @@ pub struct EncodedChunk {
     pub data: Vec<u8>,
 }
 
-/// Keeps the items of `v` whose place in `keep` is true.
-fn retain<T>(v: &mut Vec<T>, keep: &[bool]) {
-    let mut i = 0;
-    v.retain(|_| {
-        i += 1;
-        keep[i - 1]
-    });
-}
-
 impl ChunkBuilder {
     /// A builder with room for `rows` stops.
     pub fn with_capacity(rows: usize) -> ChunkBuilder {
         let mut b = ChunkBuilder::default();
-        let c = &mut b.columns;
-        c.date.reserve(rows);
-        c.time.reserve(rows);
-        c.sunset.reserve(rows);
-        c.dusk.reserve(rows);
-        c.lat.reserve(rows);
-        c.lng.reserve(rows);
-        c.subject_age.reserve(rows);
-        c.flags.reserve(rows);
-        for texts in [
-            &mut b.source_id.texts,
-            &mut b.location.texts,
-            &mut b.district.texts,
-            &mut b.subject_race.texts,
-            &mut b.subject_sex.texts,
-            &mut b.officer_id.texts,
-            &mut b.stop_type.texts,
-            &mut b.reason_for_stop.texts,
-            &mut b.outcome.texts,
-            &mut b.search_basis.texts,
-        ] {
-            texts.codes.reserve(rows);
-        }
+        b.columns.each_column(|c| c.reserve_rows(rows));
         b
     }
 
@@ -281,73 +298,45 @@ impl ChunkBuilder {
         c.lng.push(r.lng);
         c.subject_age.push(r.subject_age);
         c.flags.push(flags(r));
-        self.source_id.push(r.source_id);
-        self.location.push(r.location);
-        self.district.push(r.district);
-        self.subject_race.push(&RACES, r.subject_race);
-        self.subject_sex.push(&SEXES, r.subject_sex);
-        self.officer_id.push(r.officer_id);
-        self.stop_type.push(&STOP_TYPES, r.stop_type);
-        self.reason_for_stop.push(r.reason_for_stop);
-        self.outcome.push(&OUTCOMES, r.outcome);
-        self.search_basis.push(&SEARCH_BASES, r.search_basis);
+        self.source_id.push(&mut c.source_id, r.source_id);
+        self.location.push(&mut c.location, r.location);
+        self.district.push(&mut c.district, r.district);
+        self.subject_race
+            .push(&mut c.subject_race, &RACES, r.subject_race);
+        self.subject_sex
+            .push(&mut c.subject_sex, &SEXES, r.subject_sex);
+        self.officer_id.push(&mut c.officer_id, r.officer_id);
+        self.stop_type
+            .push(&mut c.stop_type, &STOP_TYPES, r.stop_type);
+        self.reason_for_stop
+            .push(&mut c.reason_for_stop, r.reason_for_stop);
+        self.outcome.push(&mut c.outcome, &OUTCOMES, r.outcome);
+        self.search_basis
+            .push(&mut c.search_basis, &SEARCH_BASES, r.search_basis);
     }
 
     /// Keeps only the stops whose place in `keep` is true (the others are already stored).
     /// Texts no kept stop uses stay in the chunk's dictionaries, unreferenced.
     pub fn retain(&mut self, keep: &[bool]) {
         debug_assert_eq!(keep.len(), self.len());
-        let c = &mut self.columns;
-        retain(&mut c.date, keep);
-        retain(&mut c.time, keep);
-        retain(&mut c.sunset, keep);
-        retain(&mut c.dusk, keep);
-        retain(&mut c.lat, keep);
-        retain(&mut c.lng, keep);
-        retain(&mut c.subject_age, keep);
-        retain(&mut c.flags, keep);
-        for texts in [
-            &mut self.source_id.texts,
-            &mut self.location.texts,
-            &mut self.district.texts,
-            &mut self.subject_race.texts,
-            &mut self.subject_sex.texts,
-            &mut self.officer_id.texts,
-            &mut self.stop_type.texts,
-            &mut self.reason_for_stop.texts,
-            &mut self.outcome.texts,
-            &mut self.search_basis.texts,
-        ] {
-            retain(&mut texts.codes, keep);
-        }
+        self.columns.each_column(|c| c.retain_rows(keep));
     }
 
     /// The chunk's stops as the analysis store counts them.
     pub fn counted(&self) -> Counted<'_> {
+        let c = &self.columns;
+        fn coded<'a>(texts: &'a Texts, categories: &[&str]) -> (&'a [u32], Vec<Option<u8>>) {
+            (&texts.codes, texts.categories(categories))
+        }
         Counted {
-            districts: &self.district.texts.values,
-            columns: &self.columns,
-            district: &self.district.texts.codes,
-            race: (
-                &self.subject_race.texts.codes,
-                self.subject_race.texts.categories(&RACES),
-            ),
-            sex: (
-                &self.subject_sex.texts.codes,
-                self.subject_sex.texts.categories(&SEXES),
-            ),
-            stop_type: (
-                &self.stop_type.texts.codes,
-                self.stop_type.texts.categories(&STOP_TYPES),
-            ),
-            outcome: (
-                &self.outcome.texts.codes,
-                self.outcome.texts.categories(&OUTCOMES),
-            ),
-            search_basis: (
-                &self.search_basis.texts.codes,
-                self.search_basis.texts.categories(&SEARCH_BASES),
-            ),
+            districts: &c.district.values,
+            columns: c,
+            district: &c.district.codes,
+            race: coded(&c.subject_race, &RACES),
+            sex: coded(&c.subject_sex, &SEXES),
+            stop_type: coded(&c.stop_type, &STOP_TYPES),
+            outcome: coded(&c.outcome, &OUTCOMES),
+            search_basis: coded(&c.search_basis, &SEARCH_BASES),
         }
     }
 
@@ -357,7 +346,6 @@ impl ChunkBuilder {
     pub fn encode(&mut self, keys: &[u128]) -> EncodedChunk {
         assert_eq!(keys.len(), self.len(), "one key for each stop of a chunk");
         let rows = self.len() as i64;
-        self.swap_texts();
         // Sized for the columns at once rather than grown (and moved) as they are written.
         let c = &self.columns;
         let texts: usize = [
@@ -376,7 +364,6 @@ impl ChunkBuilder {
         let plain = postcard::to_extend(c, plain).expect("serialising into memory cannot fail");
         let data = lz4_flex::block::compress_prepend_size(&plain);
         self.plain = plain;
-        self.swap_texts();
         self.clear();
         EncodedChunk {
             rows,
@@ -385,53 +372,29 @@ impl ChunkBuilder {
         }
     }
 
-    /// Moves the text columns between their builders and [`Columns`] (which serialises them).
-    fn swap_texts(&mut self) {
-        let c = &mut self.columns;
-        std::mem::swap(&mut c.source_id, &mut self.source_id.texts);
-        std::mem::swap(&mut c.location, &mut self.location.texts);
-        std::mem::swap(&mut c.district, &mut self.district.texts);
-        std::mem::swap(&mut c.subject_race, &mut self.subject_race.texts);
-        std::mem::swap(&mut c.subject_sex, &mut self.subject_sex.texts);
-        std::mem::swap(&mut c.officer_id, &mut self.officer_id.texts);
-        std::mem::swap(&mut c.stop_type, &mut self.stop_type.texts);
-        std::mem::swap(&mut c.reason_for_stop, &mut self.reason_for_stop.texts);
-        std::mem::swap(&mut c.outcome, &mut self.outcome.texts);
-        std::mem::swap(&mut c.search_basis, &mut self.search_basis.texts);
-    }
-
     /// Empties the builder, keeping its memory.
     pub fn clear(&mut self) {
-        let c = &mut self.columns;
-        c.date.clear();
-        c.time.clear();
-        c.sunset.clear();
-        c.dusk.clear();
-        c.lat.clear();
-        c.lng.clear();
-        c.subject_age.clear();
-        c.flags.clear();
-        for t in [
+        self.columns.each_column(|c| c.clear_rows());
+        for texts in self.columns.texts_mut() {
+            texts.values.clear();
+        }
+        for index in [
             &mut self.source_id,
             &mut self.location,
             &mut self.district,
             &mut self.officer_id,
             &mut self.reason_for_stop,
         ] {
-            t.texts.values.clear();
-            t.texts.codes.clear();
-            t.index.clear();
+            index.0.clear();
         }
-        for t in [
+        for index in [
             &mut self.subject_race,
             &mut self.subject_sex,
             &mut self.stop_type,
             &mut self.outcome,
             &mut self.search_basis,
         ] {
-            t.texts.values.clear();
-            t.texts.codes.clear();
-            t.code_of = [0; 8];
+            index.code_of = [0; 8];
         }
     }
 }

@@ -452,7 +452,6 @@ pub async fn light_store(db: &Db, agency_id: i64) -> Result<Vec<LightRow>, sqlx:
 
 /// Stores one row of the veil-of-darkness store, replacing what was there (the caller has
 /// added the stored counts in).
-#[allow(clippy::too_many_arguments)]
 pub async fn put_light_row(
     tx: &mut Tx,
     agency_id: i64,

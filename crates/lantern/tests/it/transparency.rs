@@ -44,11 +44,23 @@ pub async fn import_text(
     mapping: Mapping,
     skip_invalid: bool,
 ) -> (i64, ImportReport) {
+    import_bytes(app, agency, text.as_bytes(), mapping, skip_invalid)
+        .await
+        .unwrap()
+}
+
+async fn import_bytes(
+    app: &TestApp,
+    agency: &Agency,
+    bytes: &[u8],
+    mapping: Mapping,
+    skip_invalid: bool,
+) -> Result<(i64, ImportReport), lantern::transparency::import::ImportError> {
     import_now(
         &app.db,
         agency,
         "test.csv",
-        Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
+        Box::new(std::io::Cursor::new(bytes.to_vec())),
         mapping,
         skip_invalid,
         Actor::System("test"),
@@ -56,7 +68,6 @@ pub async fn import_text(
         None,
     )
     .await
-    .unwrap()
 }
 
 /// The San Jose file with a stand-in district: the quadrant around the centre point, as the R
@@ -268,18 +279,12 @@ db_test!(
         );
 
         // A file that does not fit the format at all is an error naming the problem.
-        let err = import_now(
-            &app.db,
+        let err = import_bytes(
+            &app,
             &sj,
-            "bad.csv",
-            Box::new(std::io::Cursor::new(
-                b"when,race\n2017-01-01,white\n".to_vec(),
-            )),
+            b"when,race\n2017-01-01,white\n",
             Mapping::sopp(),
             false,
-            Actor::System("test"),
-            app.clock.unix(),
-            None,
         )
         .await
         .unwrap_err();
@@ -341,20 +346,10 @@ db_test!(
         // Text that is not UTF-8 is named by line and column.
         let mut bytes = text.as_bytes()[..200].to_vec();
         bytes.extend_from_slice(b"\n2017-01-01,10:00:00,CAF\xc9,black,FALSE\n");
-        let err = import_now(
-            &app.db,
-            &sj,
-            "latin1.csv",
-            Box::new(std::io::Cursor::new(bytes)),
-            Mapping::sopp(),
-            false,
-            Actor::System("test"),
-            app.clock.unix(),
-            None,
-        )
-        .await
-        .unwrap_err()
-        .to_string();
+        let err = import_bytes(&app, &sj, &bytes, Mapping::sopp(), false)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("column location"), "{err}");
         assert!(err.contains("UTF-8"), "{err}");
     }
