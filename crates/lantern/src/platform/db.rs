@@ -226,6 +226,7 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = migrations!("sqlite":
     "0003_transparency.sql",
     "0004_delivery.sql",
     "0005_stop_chunks.sql",
+    "0007_stop_month_cells.sql",
 );
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = migrations!("postgres":
     "0001_platform.sql",
@@ -234,6 +235,7 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = migrations!("postgres":
     "0004_delivery.sql",
     "0005_stop_chunks.sql",
     "0006_stop_chunks_uncompressed.sql",
+    "0007_stop_month_cells.sql",
 );
 
 fn migrator(backend: Backend) -> Migrator {

@@ -36,7 +36,7 @@ pub fn router() -> Router<AppState> {
 
 /// Checks a scope from the query string against what the store holds.
 pub async fn checked_scope(state: &AppState, agency_id: i64, scope: Scope) -> AppResult<Scope> {
-    let (years, districts, _) = store::dimensions(&state.db, agency_id).await?;
+    let (years, districts) = store::dimensions(&state.db, agency_id).await?;
     if !scope.year.is_empty() && !years.contains(&scope.year) {
         return Err(AppError::invalid("year", "No stops in that year."));
     }
@@ -131,7 +131,7 @@ fn when(agency: &crate::platform::agencies::Agency, at: i64) -> String {
 async fn overview(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
     let agency = ctx.agency()?;
     let (stops, _) = store::counts(&state.db, agency.id).await?;
-    let (years, districts, _) = store::dimensions(&state.db, agency.id).await?;
+    let (years, districts) = store::dimensions(&state.db, agency.id).await?;
     let imports = store::imports(&state.db, agency.id)
         .await?
         .into_iter()
@@ -472,7 +472,7 @@ async fn analysis_page(
 ) -> AppResult<Response> {
     let agency = ctx.agency()?;
     let scope = checked_scope(&state, agency.id, scope).await?;
-    let (years, districts, _) = store::dimensions(&state.db, agency.id).await?;
+    let (years, districts) = store::dimensions(&state.db, agency.id).await?;
     let result = compute_analysis(&state.db, agency, &scope).await?;
     let threshold = result.small_cell_threshold;
     page(AnalysisPage {
@@ -529,7 +529,7 @@ async fn darkness_page(
 ) -> AppResult<Response> {
     let agency = ctx.agency()?;
     let scope = checked_scope(&state, agency.id, scope).await?;
-    let (years, districts, _) = store::dimensions(&state.db, agency.id).await?;
+    let (years, districts) = store::dimensions(&state.db, agency.id).await?;
     let vod = compute_darkness(&state.db, agency, &scope).await?;
     let fits: Vec<ShownFit> = vod
         .fits

@@ -1,10 +1,12 @@
 //! The SQL of the transparency slice: imports, stops, the analysis store, population margins.
 
+use std::collections::BTreeMap;
+
 use crate::platform::db::{Backend, Db, Tx};
 use crate::transparency::chunks::{self, EncodedChunk};
 use crate::transparency::import::StoredStop;
 use crate::transparency::model::{Cell, ImportReport, StopImport};
-use crate::transparency::tally::{LIGHT_DAYS, LIGHT_MINUTES, Light};
+use crate::transparency::tally::{self, LIGHT_DAYS, LIGHT_MINUTES, Light};
 use crate::{on_db, on_tx};
 
 const IMPORT_COLUMNS: &str = "id, file_name, format, sha256, status, skip_invalid, rows_read, rows_inserted, \
@@ -293,42 +295,86 @@ impl Scope {
     }
 }
 
-/// Cells of the analysis store within a scope.
+/// Cells of the analysis store within a scope, by month, district, stop type and race (summed
+/// over sex and age group), in that order.
 pub async fn cells(db: &Db, agency_id: i64, scope: &Scope) -> Result<Vec<Cell>, sqlx::Error> {
     let (from, to) = scope.months();
-    on_db!(db, |pool| {
+    let rows: Vec<(String, String, String)> = on_db!(db, |pool| {
         sqlx::query_as(
-            "SELECT month, district, stop_type, subject_race, \
-                    CAST(SUM(stops) AS BIGINT) AS stops, CAST(SUM(searches) AS BIGINT) AS searches, \
-                    CAST(SUM(searches_with_outcome) AS BIGINT) AS searches_with_outcome, \
-                    CAST(SUM(hits) AS BIGINT) AS hits, \
-                    CAST(SUM(discretionary_searches) AS BIGINT) AS discretionary_searches, \
-                    CAST(SUM(discretionary_hits) AS BIGINT) AS discretionary_hits, \
-                    CAST(SUM(frisks) AS BIGINT) AS frisks, CAST(SUM(arrests) AS BIGINT) AS arrests, \
-                    CAST(SUM(citations) AS BIGINT) AS citations, CAST(SUM(warnings) AS BIGINT) AS warnings \
-             FROM stop_cells WHERE agency_id = $1 AND month >= $2 AND month <= $3 \
-               AND ($4 = '' OR district = $4) AND ($5 = '' OR stop_type = $5) \
-             GROUP BY month, district, stop_type, subject_race \
-             ORDER BY month, district, stop_type, subject_race",
+            "SELECT month, district, cells FROM stop_month_cells \
+             WHERE agency_id = $1 AND month >= $2 AND month <= $3 AND ($4 = '' OR district = $4)",
         )
         .bind(agency_id)
         .bind(&from)
         .bind(&to)
         .bind(&scope.district)
-        .bind(&scope.stop_type)
         .fetch_all(pool)
+        .await
+    })?;
+    let mut sums: BTreeMap<(&str, &str, &str, &str), [u64; 10]> = BTreeMap::new();
+    for (month, district, text) in &rows {
+        for line in tally::read_cells(text).map_err(|e| sqlx::Error::Decode(e.into()))? {
+            let [stop_type, race, _, _] = line.names;
+            if !scope.stop_type.is_empty() && stop_type != scope.stop_type {
+                continue;
+            }
+            let sum = sums.entry((month, district, stop_type, race)).or_default();
+            for (a, b) in sum.iter_mut().zip(line.counts) {
+                *a += b;
+            }
+        }
+    }
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    Ok(sums
+        .into_iter()
+        .map(|((month, district, stop_type, race), c)| Cell {
+            month: month.to_string(),
+            district: district.to_string(),
+            stop_type: stop_type.to_string(),
+            subject_race: race.to_string(),
+            stops: count(c[0]),
+            searches: count(c[1]),
+            searches_with_outcome: count(c[2]),
+            hits: count(c[3]),
+            discretionary_searches: count(c[4]),
+            discretionary_hits: count(c[5]),
+            frisks: count(c[6]),
+            arrests: count(c[7]),
+            citations: count(c[8]),
+            warnings: count(c[9]),
+        })
+        .collect())
+}
+
+/// The rows of `stop_month_cells` from month `from` to `to` (YYYY-MM, both included): month,
+/// district and cells.
+pub async fn month_cells_in(
+    tx: &mut Tx,
+    agency_id: i64,
+    from: &str,
+    to: &str,
+) -> Result<Vec<(String, String, String)>, sqlx::Error> {
+    on_tx!(tx, |c| {
+        sqlx::query_as(
+            "SELECT month, district, cells FROM stop_month_cells \
+             WHERE agency_id = $1 AND month >= $2 AND month <= $3",
+        )
+        .bind(agency_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut **c)
         .await
     })
 }
 
-/// Years, districts and stop types present in the analysis store (for the filter menus).
+/// Years and districts present in the analysis store (for the filter menus).
 pub async fn dimensions(
     db: &Db,
     agency_id: i64,
-) -> Result<(Vec<String>, Vec<String>, Vec<String>), sqlx::Error> {
+) -> Result<(Vec<String>, Vec<String>), sqlx::Error> {
     let years: Vec<String> = on_db!(db, |pool| {
         sqlx::query_scalar(
-            "SELECT DISTINCT substr(month, 1, 4) AS y FROM stop_cells WHERE agency_id = $1 ORDER BY y",
+            "SELECT DISTINCT substr(month, 1, 4) AS y FROM stop_month_cells WHERE agency_id = $1 ORDER BY y",
         )
         .bind(agency_id)
         .fetch_all(pool)
@@ -336,28 +382,20 @@ pub async fn dimensions(
     })?;
     let districts: Vec<String> = on_db!(db, |pool| {
         sqlx::query_scalar(
-            "SELECT DISTINCT district FROM stop_cells WHERE agency_id = $1 AND district <> '' ORDER BY district",
+            "SELECT DISTINCT district FROM stop_month_cells WHERE agency_id = $1 AND district <> '' ORDER BY district",
         )
         .bind(agency_id)
         .fetch_all(pool)
         .await
     })?;
-    let types: Vec<String> = on_db!(db, |pool| {
-        sqlx::query_scalar(
-            "SELECT DISTINCT stop_type FROM stop_cells WHERE agency_id = $1 AND stop_type <> '' ORDER BY stop_type",
-        )
-        .bind(agency_id)
-        .fetch_all(pool)
-        .await
-    })?;
-    Ok((years, districts, types))
+    Ok((years, districts))
 }
 
 /// (stops, imports) for the staff home.
 pub async fn counts(db: &Db, agency_id: i64) -> Result<(i64, i64), sqlx::Error> {
     on_db!(db, |pool| {
         sqlx::query_as(
-            "SELECT CAST(COALESCE((SELECT SUM(stops) FROM stop_cells WHERE agency_id = $1), 0) AS BIGINT), \
+            "SELECT CAST(COALESCE((SELECT SUM(stops) FROM stop_month_cells WHERE agency_id = $1), 0) AS BIGINT), \
                     (SELECT COUNT(*) FROM stop_imports WHERE agency_id = $1 AND status = 'done')",
         )
         .bind(agency_id)

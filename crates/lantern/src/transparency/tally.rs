@@ -39,7 +39,8 @@ pub fn age_group(age: Option<i64>) -> &'static str {
     }
 }
 
-/// Counts of `stop_cells`, in column order.
+/// The counts of each cell of the analysis store, in the order `stop_month_cells.cells`
+/// lists them.
 pub const CELL_COUNTS: [&str; 10] = [
     "stops",
     "searches",
@@ -134,9 +135,54 @@ pub struct Tally {
     dusk: FxHashMap<i32, i64>,
 }
 
-/// A row of `stop_cells`: its month (YYYY-MM); district, stop type, race, sex and age group;
-/// and its [`CELL_COUNTS`].
-type CellRow<'a> = (String, [&'a str; 5], [u32; 10]);
+/// A row of `stop_month_cells`: month (YYYY-MM), district, stops, and the cells' text.
+type MonthCells = (String, String, i64, String);
+
+/// One line of a `stop_month_cells.cells` text: the cell's stop type, race, sex and age group
+/// as stored ("" when not recorded), and its [`CELL_COUNTS`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct CellLine<'a> {
+    pub names: [&'a str; 4],
+    pub counts: [u64; 10],
+}
+
+/// Reads the cells of one month and district, as `stop_month_cells.cells` holds them.
+pub fn read_cells(text: &str) -> Result<Vec<CellLine<'_>>, String> {
+    text.split('\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let bad = || format!("the analysis store holds a cell it cannot read: {line:?}");
+            let mut fields = line.split(',');
+            let mut names = [""; 4];
+            for name in &mut names {
+                *name = fields.next().ok_or_else(bad)?;
+            }
+            let mut counts = [0u64; 10];
+            for count in &mut counts {
+                *count = fields.next().and_then(|f| f.parse().ok()).ok_or_else(bad)?;
+            }
+            if fields.next().is_some() {
+                return Err(bad());
+            }
+            Ok(CellLine { names, counts })
+        })
+        .collect()
+}
+
+/// Appends one line of a `stop_month_cells.cells` text.
+fn write_cell(out: &mut String, names: [&str; 4], counts: &[u64; 10]) {
+    use std::fmt::Write;
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    for name in names {
+        out.push_str(name);
+        out.push(',');
+    }
+    for (k, n) in counts.iter().enumerate() {
+        let _ = write!(out, "{}{n}", if k > 0 { "," } else { "" });
+    }
+}
 
 /// Stop types (none, vehicular, pedestrian) × races × sexes (none, male, female) × age groups
 /// (none and seven).
@@ -151,6 +197,39 @@ fn cell_in_block(stop_type: u64, race: u64, sex: u64, age: u64) -> usize {
 fn cell_parts(cell: usize) -> [u64; 4] {
     let cell = cell as u64;
     [cell / 144, cell / 24 % 6, cell / 8 % 3, cell % 8]
+}
+
+/// The names a cell's place in its block is stored under.
+fn cell_names(cell: usize) -> [&'static str; 4] {
+    let [stop_type, race, sex, age] = cell_parts(cell);
+    [
+        stop_type_name(stop_type),
+        race_name(race),
+        sex_name(sex),
+        age.checked_sub(1).map_or("", |a| AGE_GROUPS[a as usize]),
+    ]
+}
+
+/// The place in its block of a cell stored under these names.
+fn cell_named(names: [&str; 4]) -> Option<usize> {
+    let code = |name: &str, names: &[&str]| -> Option<u64> {
+        match name {
+            "" => Some(0),
+            _ => names.iter().position(|n| *n == name).map(|i| i as u64 + 1),
+        }
+    };
+    let race = RACES.iter().position(|r| *r == names[1])? as u64;
+    Some(cell_in_block(
+        code(names[0], &STOP_TYPES)?,
+        race,
+        code(names[2], &SEXES)?,
+        code(names[3], &AGE_GROUPS)?,
+    ))
+}
+
+/// A month number (months since year 0) as the store writes it, YYYY-MM.
+fn month_name(month: u32) -> String {
+    format!("{:04}-{:02}", month / 12, month % 12 + 1)
 }
 
 /// One stop of a chunk, placed: its block, its cell in the block, what it counts (bits in
@@ -415,34 +494,48 @@ impl Tally {
         }
     }
 
-    /// Every cell with stops, in the store's key order.
-    fn cells(&self) -> Vec<CellRow<'_>> {
-        let mut cells = Vec::new();
+    /// The rows of `stop_month_cells` for every month and district this tally counted, each
+    /// with the counts of `stored` (the rows an earlier import wrote there) added, in key order.
+    fn month_cells(&self, stored: &[(String, String, String)]) -> Result<Vec<MonthCells>, String> {
+        let stored: FxHashMap<(&str, &str), &str> = stored
+            .iter()
+            .map(|(month, district, cells)| ((month.as_str(), district.as_str()), cells.as_str()))
+            .collect();
+        let mut rows = Vec::with_capacity(self.block_keys.len());
         for (b, (month, district)) in self.block_keys.iter().enumerate() {
-            let month_name = format!("{:04}-{:02}", month / 12, month % 12 + 1);
+            let month = month_name(*month);
             let district = self.districts.name(u64::from(*district));
-            for (c, counts) in self.counts[b * CELLS_PER_BLOCK..(b + 1) * CELLS_PER_BLOCK]
+            let mut cells: Vec<[u64; 10]> = self.counts
+                [b * CELLS_PER_BLOCK..(b + 1) * CELLS_PER_BLOCK]
                 .iter()
-                .enumerate()
-            {
-                if counts[0] == 0 {
-                    continue;
+                .map(|c| c.map(u64::from))
+                .collect();
+            if let Some(text) = stored.get(&(month.as_str(), district)) {
+                for line in read_cells(text)? {
+                    let cell = cell_named(line.names).ok_or_else(|| {
+                        format!(
+                            "the analysis store holds a cell of unknown names: {}",
+                            line.names.join(",")
+                        )
+                    })?;
+                    for (a, b) in cells[cell].iter_mut().zip(line.counts) {
+                        *a += b;
+                    }
                 }
-                let [stop_type, race, sex, age] = cell_parts(c);
-                let age = age.checked_sub(1).map_or("", |a| AGE_GROUPS[a as usize]);
-                let names = [
-                    district,
-                    stop_type_name(stop_type),
-                    race_name(race),
-                    sex_name(sex),
-                    age,
-                ];
-                cells.push((month_name.clone(), names, *counts));
             }
+            let mut text = String::new();
+            let mut stops = 0u64;
+            for (c, counts) in cells.iter().enumerate() {
+                if counts[0] > 0 {
+                    stops += counts[0];
+                    write_cell(&mut text, cell_names(c), counts);
+                }
+            }
+            let stops = i64::try_from(stops).map_err(|_| "too many stops in one month")?;
+            rows.push((month, district.to_string(), stops, text));
         }
-        // In primary-key order, the store's index grows at its end instead of everywhere.
-        cells.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-        cells
+        rows.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        Ok(rows)
     }
 
     /// Why the counts cannot be written, if a text did not fit its key.
@@ -459,32 +552,44 @@ impl Tally {
     pub async fn write(self, tx: &mut Tx, agency_id: i64) -> Result<(), sqlx::Error> {
         let backend = tx.backend();
         let districts = &self.districts;
-        let cells = self.cells();
-        for chunk in cells.chunks(ROWS_PER_STATEMENT) {
-            let sql = upsert_sql(
-                "stop_cells",
-                &[
-                    "month",
-                    "district",
-                    "stop_type",
-                    "subject_race",
-                    "subject_sex",
-                    "age_group",
-                ],
-                &CELL_COUNTS,
-                chunk.len(),
-                backend,
+        // What earlier imports stored for the months and districts counted here: the rows
+        // are rewritten whole, with both counts added.
+        let months = self.block_keys.iter().map(|(month, _)| *month);
+        let stored = match (months.clone().min(), months.max()) {
+            (Some(first), Some(last)) => {
+                crate::transparency::store::month_cells_in(
+                    tx,
+                    agency_id,
+                    &month_name(first),
+                    &month_name(last),
+                )
+                .await?
+            }
+            _ => Vec::new(),
+        };
+        let rows = self
+            .month_cells(&stored)
+            .map_err(|e| sqlx::Error::Decode(e.into()))?;
+        for chunk in rows.chunks(MONTH_CELLS_PER_STATEMENT) {
+            let sql = format!(
+                "{} ON CONFLICT (agency_id, month, district) \
+                 DO UPDATE SET stops = excluded.stops, cells = excluded.cells",
+                insert_sql(
+                    "stop_month_cells",
+                    &["month", "district", "stops", "cells"],
+                    chunk.len(),
+                    backend,
+                )
             );
             on_tx!(tx, |c| {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-                for (month, names, counts) in chunk {
-                    q = q.bind(agency_id).bind(month);
-                    for name in names {
-                        q = q.bind(*name);
-                    }
-                    for n in counts.iter() {
-                        q = q.bind(i64::from(*n));
-                    }
+                for (month, district, stops, cells) in chunk {
+                    q = q
+                        .bind(agency_id)
+                        .bind(month)
+                        .bind(district)
+                        .bind(*stops)
+                        .bind(cells);
                 }
                 q.execute(&mut **c).await.map(|_| ())
             })?;
@@ -546,8 +651,11 @@ impl Tally {
     }
 }
 
-/// Rows per upsert statement (17 parameters a row at most).
+/// Rows per statement of small rows.
 const ROWS_PER_STATEMENT: usize = 500;
+
+/// Rows of `stop_month_cells` per statement: each holds a few kilobytes of text.
+const MONTH_CELLS_PER_STATEMENT: usize = 50;
 
 /// `INSERT INTO table (agency_id, columns…) VALUES (…), …` for `rows` rows.
 fn insert_sql(table: &str, columns: &[&str], rows: usize, backend: Backend) -> String {
@@ -574,27 +682,6 @@ fn insert_sql(table: &str, columns: &[&str], rows: usize, backend: Backend) -> S
         sql.push(')');
     }
     sql
-}
-
-/// `INSERT … VALUES … ON CONFLICT (agency_id, keys…) DO UPDATE SET count = count + excluded.count`.
-fn upsert_sql(
-    table: &str,
-    keys: &[&str],
-    counts: &[&str],
-    rows: usize,
-    backend: Backend,
-) -> String {
-    let columns: Vec<&str> = keys.iter().chain(counts).copied().collect();
-    let updates: Vec<String> = counts
-        .iter()
-        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
-        .collect();
-    format!(
-        "{} ON CONFLICT (agency_id, {}) DO UPDATE SET {}",
-        insert_sql(table, &columns, rows, backend),
-        keys.join(", "),
-        updates.join(", ")
-    )
 }
 
 /// `INSERT … VALUES … ON CONFLICT (agency_id, keys…) DO NOTHING`: what is stored stays.
@@ -678,11 +765,7 @@ mod tests {
         let mut sum = tally_of(&second);
         sum.absorb(tally_of(&stops[..200]));
         let named = |t: &Tally| {
-            let cells: Vec<_> = t
-                .cells()
-                .into_iter()
-                .map(|(month, names, counts)| (month, names.map(str::to_string), counts))
-                .collect();
+            let cells = t.month_cells(&[]).unwrap();
             let mut light: Vec<_> = t
                 .light
                 .iter()
@@ -699,9 +782,66 @@ mod tests {
             (cells, light, dusk)
         };
         assert_eq!(named(&sum), named(&whole));
-        assert!(whole.cells().len() > 50, "the stops fall in many cells");
-        let stops: u32 = whole.cells().iter().map(|c| c.2[0]).sum();
-        assert_eq!(stops, 400);
+        let rows = whole.month_cells(&[]).unwrap();
+        let lines: Vec<CellLine> = rows
+            .iter()
+            .flat_map(|r| read_cells(&r.3).unwrap())
+            .collect();
+        assert!(lines.len() > 50, "the stops fall in many cells");
+        assert_eq!(lines.iter().map(|l| l.counts[0]).sum::<u64>(), 400);
+        assert_eq!(rows.iter().map(|r| r.2).sum::<i64>(), 400);
+
+        // Stored by one import, then added to by another: the rows the second rewrites,
+        // over those the first wrote, are the rows of one import of them all.
+        let first = tally_of(&stops[..150]).month_cells(&[]).unwrap();
+        let stored: Vec<(String, String, String)> = first
+            .iter()
+            .map(|(m, d, _, c)| (m.clone(), d.clone(), c.clone()))
+            .collect();
+        let second = tally_of(&stops[150..]).month_cells(&stored).unwrap();
+        let mut merged: std::collections::BTreeMap<_, _> = first
+            .into_iter()
+            .map(|(m, d, n, c)| ((m, d), (n, c)))
+            .collect();
+        merged.extend(second.into_iter().map(|(m, d, n, c)| ((m, d), (n, c))));
+        let merged: Vec<_> = merged
+            .into_iter()
+            .map(|((m, d), (n, c))| (m, d, n, c))
+            .collect();
+        assert_eq!(merged, rows);
+    }
+
+    #[test]
+    fn cells_read_back_as_written_and_bad_ones_are_named() {
+        let mut text = String::new();
+        let counts = [12, 3, 2, 1, 2, 1, 0, 4, 5, 6];
+        write_cell(&mut text, ["", "white", "", "under 18"], &counts);
+        write_cell(
+            &mut text,
+            ["vehicular", "black", "female", "65 and over"],
+            &[1; 10],
+        );
+        assert_eq!(
+            text,
+            ",white,,under 18,12,3,2,1,2,1,0,4,5,6\nvehicular,black,female,65 and over,1,1,1,1,1,1,1,1,1,1"
+        );
+        let lines = read_cells(&text).unwrap();
+        assert_eq!(lines[0].names, ["", "white", "", "under 18"]);
+        assert_eq!(lines[0].counts, counts);
+        for line in &lines {
+            let cell = cell_named(line.names).unwrap();
+            assert_eq!(cell_names(cell), line.names);
+        }
+        assert_eq!(cell_named(["bicycle", "white", "", ""]), None);
+        for bad in [
+            "vehicular,white,,,1,2",
+            "vehicular,white,,,1,1,1,1,1,1,1,1,1,x",
+            "a,b,c,d,1,1,1,1,1,1,1,1,1,1,1",
+        ] {
+            let e = read_cells(bad).unwrap_err();
+            assert!(e.contains(bad), "{e}");
+        }
+        assert_eq!(read_cells("").unwrap(), vec![]);
     }
 
     #[test]
@@ -714,6 +854,7 @@ mod tests {
                         let cell = cell_in_block(stop_type, race, sex, age);
                         assert!(cell < CELLS_PER_BLOCK && places.insert(cell));
                         assert_eq!(cell_parts(cell), [stop_type, race, sex, age]);
+                        assert_eq!(cell_named(cell_names(cell)), Some(cell));
                     }
                 }
             }
@@ -724,19 +865,16 @@ mod tests {
     }
 
     #[test]
-    fn upserts_add_to_the_counts_and_dusk_is_kept() {
-        let sql = upsert_sql(
-            "stop_cells",
-            &["month"],
-            &["stops", "hits"],
+    fn inserts_are_numbered_for_postgres_and_dusk_is_kept() {
+        let sql = insert_sql(
+            "stop_month_cells",
+            &["month", "cells"],
             2,
             Backend::Postgres,
         );
         assert_eq!(
             sql,
-            "INSERT INTO stop_cells (agency_id, month, stops, hits) VALUES ($1,$2,$3,$4),($5,$6,$7,$8) \
-             ON CONFLICT (agency_id, month) DO UPDATE SET stops = stop_cells.stops + excluded.stops, \
-             hits = stop_cells.hits + excluded.hits"
+            "INSERT INTO stop_month_cells (agency_id, month, cells) VALUES ($1,$2,$3),($4,$5,$6)"
         );
         let sql = insert_new_sql(
             "stop_dusk",

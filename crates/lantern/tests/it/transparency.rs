@@ -3,6 +3,7 @@
 
 use lantern::platform::agencies::{self, Agency, NewAgency};
 use lantern::platform::audit::{self, Actor};
+use lantern::platform::db::Backend;
 use lantern::transparency::analysis::{self, VodForm};
 use lantern::transparency::mapping::Mapping;
 use lantern::transparency::model::ImportReport;
@@ -771,13 +772,6 @@ async fn cells_stored_and_recounted(app: &TestApp, agency: i64) -> (Vec<String>,
          GROUP BY substr(stop_date, 1, 7), COALESCE(district, ''), COALESCE(stop_type, ''), \
              COALESCE(subject_race, 'unknown'), COALESCE(subject_sex, ''), {age} ORDER BY 1"
     );
-    let stored = lantern::transparency::tally::CELL_COUNTS
-        .map(|c| format!("CAST({c} AS TEXT)"))
-        .join(" || '|' || ");
-    let stored = format!(
-        "SELECT month || '|' || district || '|' || stop_type || '|' || subject_race || '|' || subject_sex || '|' || \
-             age_group || '|' || {stored} FROM stop_cells WHERE agency_id = $1 ORDER BY 1"
-    );
     let fetch = |sql: String| async move {
         lantern::on_db!(&app.db, |pool| {
             sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql))
@@ -787,7 +781,36 @@ async fn cells_stored_and_recounted(app: &TestApp, agency: i64) -> (Vec<String>,
         })
         .unwrap()
     };
-    (fetch(stored).await, fetch(recount).await)
+    let rows: Vec<(String, String, i64, String)> = lantern::on_db!(&app.db, |pool| {
+        sqlx::query_as(
+            "SELECT month, district, stops, cells FROM stop_month_cells WHERE agency_id = $1",
+        )
+        .bind(agency)
+        .fetch_all(pool)
+        .await
+    })
+    .unwrap();
+    let mut stored = Vec::new();
+    for (month, district, stops, cells) in &rows {
+        let lines = lantern::transparency::tally::read_cells(cells).unwrap();
+        let counted: u64 = lines.iter().map(|l| l.counts[0]).sum();
+        assert_eq!(
+            *stops as u64, counted,
+            "{month} {district}: stops, and its cells' stops"
+        );
+        for l in lines {
+            let counts = l.counts.map(|n| n.to_string());
+            stored.push(format!(
+                "{month}|{district}|{}|{}",
+                l.names.join("|"),
+                counts.join("|")
+            ));
+        }
+    }
+    stored.sort();
+    let mut recount = fetch(recount).await;
+    recount.sort();
+    (stored, recount)
 }
 
 /// The veil-of-darkness store, and the same over the stops: (key, count) as text, by date
@@ -891,3 +914,100 @@ db_test!(two_imports_of_one_file_at_once_add_each_stop_once, |app| {
     let (stops, _) = store::counts(&app.db, sj.id).await.unwrap();
     assert_eq!(stops, 22_763);
 });
+
+db_test!(
+    cells_stored_a_row_each_are_kept_by_the_migration_to_a_row_a_month,
+    |app| {
+        let sj = san_jose(&app).await;
+        // The store as migration 0007 found it: a row per cell.
+        let int = if app.backend == Backend::Sqlite {
+            "INTEGER"
+        } else {
+            "BIGINT"
+        };
+        let counts =
+            lantern::transparency::tally::CELL_COUNTS.map(|c| format!("{c} {int} NOT NULL"));
+        app.exec(&format!(
+        "DROP TABLE stop_month_cells; \
+         CREATE TABLE stop_cells (agency_id {int} NOT NULL, month TEXT NOT NULL, \
+         district TEXT NOT NULL, stop_type TEXT NOT NULL, subject_race TEXT NOT NULL, \
+         subject_sex TEXT NOT NULL, age_group TEXT NOT NULL, {}, \
+         PRIMARY KEY (agency_id, month, district, stop_type, subject_race, subject_sex, age_group))",
+        counts.join(", ")
+    ))
+    .await;
+        let id = sj.id;
+        app.exec(&format!(
+        "INSERT INTO stop_cells VALUES \
+         ({id}, '2017-03', 'A', 'vehicular', 'black', 'female', 'under 18', 5, 2, 2, 1, 1, 1, 0, 1, 2, 0), \
+         ({id}, '2017-03', 'A', 'vehicular', 'black', 'male', '', 3, 1, 1, 0, 1, 0, 1, 0, 0, 3), \
+         ({id}, '2017-03', 'A', '', 'white', '', '', 4, 0, 0, 0, 0, 0, 0, 0, 1, 1), \
+         ({id}, '2017-03', '', 'pedestrian', 'hispanic', 'male', '65 and over', 1, 1, 0, 0, 0, 0, 1, 0, 0, 0), \
+         ({id}, '2018-01', 'A', 'vehicular', 'black', 'female', '18-24', 7, 0, 0, 0, 0, 0, 0, 0, 0, 7)"
+    ))
+    .await;
+        let migration = match app.backend {
+            Backend::Sqlite => include_str!("../../migrations/sqlite/0007_stop_month_cells.sql"),
+            Backend::Postgres => {
+                include_str!("../../migrations/postgres/0007_stop_month_cells.sql")
+            }
+        };
+        app.exec(migration).await;
+
+        let (stops, _) = store::counts(&app.db, sj.id).await.unwrap();
+        assert_eq!(stops, 20);
+        let cells = store::cells(&app.db, sj.id, &Scope::default())
+            .await
+            .unwrap();
+        let rows: Vec<String> = cells
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {} {} {} {} {} {} {} {} {} {} {} {} {}",
+                    c.month,
+                    c.district,
+                    c.stop_type,
+                    c.subject_race,
+                    c.stops,
+                    c.searches,
+                    c.searches_with_outcome,
+                    c.hits,
+                    c.discretionary_searches,
+                    c.discretionary_hits,
+                    c.frisks,
+                    c.arrests,
+                    c.citations,
+                    c.warnings
+                )
+            })
+            .collect();
+        // Sex and age group are summed over, as the analyses read the store.
+        assert_eq!(
+            rows,
+            [
+                "2017-03  pedestrian hispanic 1 1 0 0 0 0 1 0 0 0",
+                "2017-03 A  white 4 0 0 0 0 0 0 0 1 1",
+                "2017-03 A vehicular black 8 3 3 1 2 1 1 1 2 3",
+                "2018-01 A vehicular black 7 0 0 0 0 0 0 0 0 7",
+            ]
+        );
+        // A later import adds to what the migration kept.
+        let more = "date,time,district,subject_race,subject_sex,subject_age,type\n\
+                2017-03-05,10:00:00,A,black,female,16,vehicular\n";
+        let (_, report) = import_text(&app, &sj, more, Mapping::sopp(), false).await;
+        assert_eq!(report.rows_inserted, 1);
+        let scope = Scope {
+            year: "2017".into(),
+            district: "A".into(),
+            stop_type: "vehicular".into(),
+        };
+        let cells = store::cells(&app.db, sj.id, &scope).await.unwrap();
+        assert_eq!(cells.len(), 1);
+        assert_eq!((cells[0].stops, cells[0].searches), (9, 3));
+        let (years, districts) = store::dimensions(&app.db, sj.id).await.unwrap();
+        assert_eq!(
+            (years, districts),
+            (vec!["2017".into(), "2018".into()], vec!["A".into()])
+        );
+    }
+);

@@ -40,7 +40,7 @@ async fn check_recovery(db: &lantern::Db, agency: &lantern::platform::agencies::
     let (stops, imports) = store::counts(db, agency.id).await.unwrap();
     assert_eq!(stops, 3 * EFFECTS.stops_per_year as i64);
     assert_eq!(imports, 1);
-    let (_, districts, _) = store::dimensions(db, agency.id).await.unwrap();
+    let (_, districts) = store::dimensions(db, agency.id).await.unwrap();
     assert_eq!(districts.len(), 6);
 
     let cells = store::cells(db, agency.id, &Scope::default())
@@ -143,7 +143,7 @@ db_test!(the_analyses_recover_the_demo_effects, |app| {
         .await
         .unwrap();
     check_recovery(&app.db, &agency).await;
-    let (years, _, _) = store::dimensions(&app.db, agency.id).await.unwrap();
+    let (years, _) = store::dimensions(&app.db, agency.id).await.unwrap();
     assert_eq!(years, ["2023", "2024", "2025"]);
     let cells = store::cells(&app.db, agency.id, &Scope::default())
         .await
