@@ -367,7 +367,13 @@ impl ChunkBuilder {
         self.clear();
         EncodedChunk {
             rows,
-            keys: keys.iter().flat_map(|k| k.to_le_bytes()).collect(),
+            keys: {
+                let mut bytes = Vec::with_capacity(keys.len() * 16);
+                for k in keys {
+                    bytes.extend_from_slice(&k.to_le_bytes());
+                }
+                bytes
+            },
             data,
         }
     }

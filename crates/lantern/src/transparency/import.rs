@@ -431,23 +431,25 @@ impl Shared {
     }
 
     /// Waits for block `index`'s turn, then gives each of its rows the key it is stored
-    /// under, or `None` when it is already stored; `None` when the import stopped.
-    fn admit(&self, index: usize, keys: &[(u128, bool)]) -> Option<Vec<Option<u128>>> {
+    /// under, or `None` when it is already stored (in `admitted`); false when the import
+    /// stopped.
+    fn admit(&self, index: usize, keys: &[(u128, bool)], admitted: &mut Vec<Option<u128>>) -> bool {
         let mut a = self.admission.lock().unwrap_or_else(|e| e.into_inner());
         while a.next != index {
             if self.stopped.load(Ordering::Acquire) {
-                return None;
+                return false;
             }
             a = self.turn.wait(a).unwrap_or_else(|e| e.into_inner());
         }
-        let admitted = keys
-            .iter()
-            .map(|(key, by_content)| a.keys.admit(*key, *by_content))
-            .collect();
+        admitted.clear();
+        admitted.extend(
+            keys.iter()
+                .map(|(key, by_content)| a.keys.admit(*key, *by_content)),
+        );
         a.next += 1;
         drop(a);
         self.turn.notify_all();
-        Some(admitted)
+        true
     }
 
     fn stop(&self) {
@@ -471,7 +473,7 @@ fn parse_block(
     header: &csv::StringRecord,
     sun: &mut SunCache,
     keys: &mut RowKeys,
-    spare: &mut Vec<ChunkBuilder>,
+    spare: &mut Spare,
 ) -> Result<ParsedBlock, String> {
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -483,14 +485,16 @@ fn parse_block(
     let rows = (block.bytes.len() / 48).clamp(16, CHUNK_ROWS);
     let mut new_chunk = || {
         spare
+            .chunks
             .pop()
             .unwrap_or_else(|| ChunkBuilder::with_capacity(rows))
     };
     let mut p = ParsedBlock {
         chunks: vec![new_chunk()],
-        keys: Vec::with_capacity(rows),
+        keys: std::mem::take(&mut spare.keys),
         report: BlockReport::default(),
     };
+    p.keys.clear();
     let mut row = csv::StringRecord::new();
     loop {
         match csv.read_record(&mut row) {
@@ -541,24 +545,39 @@ fn parse_block(
     Ok(p)
 }
 
+/// What a parsing thread keeps from block to block, emptied, so that it is not allocated
+/// afresh for each: chunk builders, and the lists of keys a block's rows get.
+#[derive(Default)]
+struct Spare {
+    chunks: Vec<ChunkBuilder>,
+    keys: Vec<(u128, bool)>,
+    admitted: Vec<Option<u128>>,
+    sealed: Vec<u128>,
+    keep: Vec<bool>,
+}
+
 /// The chunk of the stops of `chunk` that `admitted` gives a key (the others are stored
 /// already), counted into `tally`; `None` when every one is stored. Leaves `chunk` empty.
 fn seal(
     chunk: &mut ChunkBuilder,
     admitted: &[Option<u128>],
     tally: &mut Tally,
+    keys: &mut Vec<u128>,
+    keep: &mut Vec<bool>,
 ) -> Option<EncodedChunk> {
-    let keys: Vec<u128> = admitted.iter().flatten().copied().collect();
+    keys.clear();
+    keys.extend(admitted.iter().flatten());
     if keys.is_empty() {
         chunk.clear();
         return None;
     }
     if keys.len() < admitted.len() {
-        let keep: Vec<bool> = admitted.iter().map(Option::is_some).collect();
-        chunk.retain(&keep);
+        keep.clear();
+        keep.extend(admitted.iter().map(Option::is_some));
+        chunk.retain(keep);
     }
     tally.count_chunk(&chunk.counted());
-    Some(chunk.encode(&keys))
+    Some(chunk.encode(keys))
 }
 
 /// Stops the import when a parsing thread panics (a bug), and goes on taking blocks until the
@@ -594,8 +613,7 @@ fn work(
     let mut tally = Tally::default();
     let mut sun = SunCache::new(agency);
     let mut keys = RowKeys::default();
-    // Chunk builders of earlier blocks, emptied, to fill again.
-    let mut spare = Vec::new();
+    let mut spare = Spare::default();
     loop {
         let next = blocks.lock().unwrap_or_else(|e| e.into_inner()).recv();
         let Ok(block) = next else { break };
@@ -619,28 +637,39 @@ fn work(
         }
         let writing = !shared.refused.load(Ordering::Acquire);
         let row_keys = if writing { &parsed.keys[..] } else { &[] };
-        let Some(admitted) = shared.admit(index, row_keys) else {
+        let mut admitted = std::mem::take(&mut spare.admitted);
+        let admitted_ok = shared.admit(index, row_keys, &mut admitted);
+        spare.keys = parsed.keys;
+        if !admitted_ok {
             continue;
-        };
+        }
         let mut report = parsed.report;
         let mut chunks = Vec::new();
         if writing {
             let mut from = 0;
             for mut chunk in parsed.chunks {
                 let to = from + chunk.len();
-                if let Some(encoded) = seal(&mut chunk, &admitted[from..to], &mut tally) {
+                let sealed = seal(
+                    &mut chunk,
+                    &admitted[from..to],
+                    &mut tally,
+                    &mut spare.sealed,
+                    &mut spare.keep,
+                );
+                if let Some(encoded) = sealed {
                     report.inserted += encoded.rows as u64;
                     chunks.push(encoded);
                 }
-                spare.push(chunk);
+                spare.chunks.push(chunk);
                 from = to;
             }
         } else {
-            spare.extend(parsed.chunks.into_iter().map(|mut c| {
+            spare.chunks.extend(parsed.chunks.into_iter().map(|mut c| {
                 c.clear();
                 c
             }));
         }
+        spare.admitted = admitted;
         let sent = out.blocking_send(Msg::Block {
             index,
             chunks,
@@ -1005,7 +1034,8 @@ pub async fn write_records(
             let (key, by_content) = row_keys.key(&stop);
             admitted.push(keys.admit(key, by_content));
         }
-        if let Some(encoded) = seal(&mut chunk, &admitted, &mut tally) {
+        let (mut sealed, mut keep) = (Vec::new(), Vec::new());
+        if let Some(encoded) = seal(&mut chunk, &admitted, &mut tally, &mut sealed, &mut keep) {
             inserted += encoded.rows as u64;
             store::insert_chunk(&mut tx, agency.id, import_id, n as i64, &encoded).await?;
         }
@@ -1052,7 +1082,7 @@ mod tests {
                 panic!("a bug");
             });
             // Waits for block 0, which the panicking thread took and never admits.
-            let waiting = scope.spawn(|| shared.admit(1, &[(7, true)]));
+            let waiting = scope.spawn(|| shared.admit(1, &[(7, true)], &mut Vec::new()));
             for index in 0..20 {
                 if shared.stopped.load(Ordering::Acquire) {
                     break;
@@ -1068,7 +1098,7 @@ mod tests {
             }
             drop(to_workers);
             assert!(panicking.join().is_err());
-            assert_eq!(waiting.join().unwrap(), None);
+            assert!(!waiting.join().unwrap());
         });
         assert!(shared.stopped.load(Ordering::Acquire));
     }

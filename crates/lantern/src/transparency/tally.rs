@@ -133,6 +133,17 @@ pub struct Tally {
     light: FxHashMap<u64, Light>,
     /// Dusk by day number, for the dates counted in `light`.
     dusk: FxHashMap<i32, i64>,
+    /// Room [`Tally::count_chunk`] reuses from chunk to chunk.
+    scratch: Scratch,
+}
+
+/// A chunk's stops placed, and the order they are counted in.
+#[derive(Debug, Default)]
+struct Scratch {
+    placed: Vec<Placed>,
+    starts: Vec<u32>,
+    next: Vec<u32>,
+    order: Vec<u32>,
 }
 
 /// A row of `stop_month_cells`: month (YYYY-MM), district, stops, and the cells' text.
@@ -310,7 +321,13 @@ impl Tally {
     pub fn count_chunk(&mut self, chunk: &Counted) {
         // The chunk's district codes, as this tally numbers districts.
         let mut districts: Vec<Option<u64>> = vec![None; chunk.districts.len() + 1];
-        let mut placed = Vec::with_capacity(chunk.len());
+        let Scratch {
+            mut placed,
+            mut starts,
+            mut next,
+            mut order,
+        } = std::mem::take(&mut self.scratch);
+        placed.clear();
         let mut last_day = None;
         for i in 0..chunk.len() {
             let stop = chunk.get(i);
@@ -343,15 +360,18 @@ impl Tally {
             placed.push(self.place(&stop, month, district, day_of_year));
         }
         // Counting sort by block, then count block by block.
-        let mut starts = vec![0u32; self.block_keys.len() + 1];
+        starts.clear();
+        starts.resize(self.block_keys.len() + 1, 0);
         for p in &placed {
             starts[p.block as usize + 1] += 1;
         }
         for b in 1..starts.len() {
             starts[b] += starts[b - 1];
         }
-        let mut next = starts.clone();
-        let mut order = vec![0u32; placed.len()];
+        next.clear();
+        next.extend_from_slice(&starts);
+        order.clear();
+        order.resize(placed.len(), 0);
         for (i, p) in placed.iter().enumerate() {
             order[next[p.block as usize] as usize] = i as u32;
             next[p.block as usize] += 1;
@@ -386,6 +406,12 @@ impl Tally {
                 }
             }
         }
+        self.scratch = Scratch {
+            placed,
+            starts,
+            next,
+            order,
+        };
     }
 
     /// The block of a month and district, made when first met.
@@ -461,6 +487,8 @@ impl Tally {
             }
             districts.push(id);
         }
+        self.counts
+            .reserve(other.block_keys.len() * CELLS_PER_BLOCK);
         for (b, (month, district)) in other.block_keys.iter().enumerate() {
             let mine = self.block(*month, districts[*district as usize] as u32) as usize;
             let theirs = &other.counts[b * CELLS_PER_BLOCK..(b + 1) * CELLS_PER_BLOCK];
