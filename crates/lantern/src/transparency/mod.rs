@@ -3,7 +3,7 @@
 //!
 //! - [`import`]: CSV files in the Stanford Open Policing Project's schema, or any schema through
 //!   a [`mapping`] file; all-or-nothing (or skipping invalid rows), idempotent, audited, and
-//!   keeping the analysis store (`stop_cells`, `stop_light`, `stop_dusk`, counted by
+//!   keeping the analysis store (`stop_month_cells`, `stop_light`, `stop_dusk`, counted by
 //!   [`tally`]) current in the same transaction.
 //! - [`chunks`]: how stops are stored, in chunks of an import's stops, column by column.
 //! - [`population`]: residential population benchmarks (plain CSV or ACS table B03002).
