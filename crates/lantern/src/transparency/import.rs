@@ -637,10 +637,9 @@ fn work(
         }
         let writing = !shared.refused.load(Ordering::Acquire);
         let row_keys = if writing { &parsed.keys[..] } else { &[] };
-        let mut admitted = std::mem::take(&mut spare.admitted);
-        let admitted_ok = shared.admit(index, row_keys, &mut admitted);
+        let admitted = shared.admit(index, row_keys, &mut spare.admitted);
         spare.keys = parsed.keys;
-        if !admitted_ok {
+        if !admitted {
             continue;
         }
         let mut report = parsed.report;
@@ -651,7 +650,7 @@ fn work(
                 let to = from + chunk.len();
                 let sealed = seal(
                     &mut chunk,
-                    &admitted[from..to],
+                    &spare.admitted[from..to],
                     &mut tally,
                     &mut spare.sealed,
                     &mut spare.keep,
@@ -669,7 +668,6 @@ fn work(
                 c
             }));
         }
-        spare.admitted = admitted;
         let sent = out.blocking_send(Msg::Block {
             index,
             chunks,
