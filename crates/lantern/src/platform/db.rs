@@ -130,6 +130,11 @@ impl Db {
                     // cut as well as a crash; group commit spreads that fsync over many writes.
                     .synchronous(SqliteSynchronous::Full)
                     .foreign_keys(true)
+                    // 16 KiB pages for a new database (an existing one keeps its own): stop
+                    // chunks are blobs of megabytes, which 4 KiB pages split into long overflow
+                    // chains; with 16 KiB a bulk import's commit, whose checkpoint copies every
+                    // page it wrote, took a third less time.
+                    .page_size(16_384)
                     // Statement journals and sorts in memory: every multi-row INSERT in a
                     // transaction keeps a copy of each page it changes until it ends, and on
                     // a temporary file that was most of a bulk import's time.

@@ -764,7 +764,9 @@ fn parse(
     if shared.stopped.load(Ordering::Acquire) {
         return;
     }
-    let mut tally = Tally::default();
+    // The first thread's tally is the sum's start, rather than copied into an empty one.
+    let mut tallies = tallies.into_iter();
+    let mut tally = tallies.next().unwrap_or_default();
     for t in tallies {
         tally.absorb(t);
     }
@@ -909,7 +911,7 @@ async fn write(
                 waiting.insert(index, (chunks, report));
                 while let Some((chunks, report)) = waiting.remove(&next_block) {
                     for chunk in chunks {
-                        store::insert_chunk(&mut tx, agency.id, import_id, chunks_stored, &chunk)
+                        store::insert_chunk(&mut tx, agency.id, import_id, chunks_stored, chunk)
                             .await?;
                         chunks_stored += 1;
                     }
@@ -1035,7 +1037,7 @@ pub async fn write_records(
         let (mut sealed, mut keep) = (Vec::new(), Vec::new());
         if let Some(encoded) = seal(&mut chunk, &admitted, &mut tally, &mut sealed, &mut keep) {
             inserted += encoded.rows as u64;
-            store::insert_chunk(&mut tx, agency.id, import_id, n as i64, &encoded).await?;
+            store::insert_chunk(&mut tx, agency.id, import_id, n as i64, encoded).await?;
         }
     }
     finish_writing(&mut tx, agency.id, tally).await?;

@@ -218,8 +218,10 @@ pub async fn insert_chunk(
     agency_id: i64,
     import_id: i64,
     chunk: i64,
-    encoded: &EncodedChunk,
+    encoded: EncodedChunk,
 ) -> Result<(), sqlx::Error> {
+    // The blobs are handed over, not copied: they are megabytes per chunk.
+    let EncodedChunk { rows, keys, data } = encoded;
     on_tx!(tx, |c| {
         sqlx::query(
             "INSERT INTO stop_chunks (agency_id, import_id, chunk, format, stops, keys, data) \
@@ -229,9 +231,9 @@ pub async fn insert_chunk(
         .bind(import_id)
         .bind(chunk)
         .bind(chunks::FORMAT)
-        .bind(encoded.rows)
-        .bind(&encoded.keys)
-        .bind(&encoded.data)
+        .bind(rows)
+        .bind(keys)
+        .bind(data)
         .execute(&mut **c)
         .await
         .map(|_| ())
@@ -426,7 +428,8 @@ pub struct LightRow {
     pub light: Light,
 }
 
-fn counts_to_blob(counts: &[u32]) -> Vec<u8> {
+/// Counts as `stop_light` stores them: 32-bit little-endian numbers.
+pub(crate) fn counts_to_blob(counts: &[u32]) -> Vec<u8> {
     counts.iter().flat_map(|c| c.to_le_bytes()).collect()
 }
 
@@ -486,37 +489,6 @@ pub async fn light_store(db: &Db, agency_id: i64) -> Result<Vec<LightRow>, sqlx:
             .await
     })?;
     rows.into_iter().map(light_row).collect()
-}
-
-/// Stores one row of the veil-of-darkness store, replacing what was there (the caller has
-/// added the stored counts in).
-pub async fn put_light_row(
-    tx: &mut Tx,
-    agency_id: i64,
-    year: &str,
-    district: &str,
-    stop_type: &str,
-    race: &str,
-    light: &Light,
-) -> Result<(), sqlx::Error> {
-    on_tx!(tx, |c| {
-        sqlx::query(
-            "INSERT INTO stop_light (agency_id, year, district, stop_type, subject_race, minutes, days) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (agency_id, year, district, stop_type, subject_race) \
-             DO UPDATE SET minutes = excluded.minutes, days = excluded.days",
-        )
-        .bind(agency_id)
-        .bind(year)
-        .bind(district)
-        .bind(stop_type)
-        .bind(race)
-        .bind(counts_to_blob(&light.minutes))
-        .bind(counts_to_blob(&light.days))
-        .execute(&mut **c)
-        .await
-        .map(|_| ())
-    })
 }
 
 /// Dusk (minutes after local midnight) of each date the store has stops on.

@@ -182,7 +182,6 @@ pub fn read_cells(text: &str) -> Result<Vec<CellLine<'_>>, String> {
 
 /// Appends one line of a `stop_month_cells.cells` text.
 fn write_cell(out: &mut String, names: [&str; 4], counts: &[u64; 10]) {
-    use std::fmt::Write;
     if !out.is_empty() {
         out.push('\n');
     }
@@ -190,8 +189,14 @@ fn write_cell(out: &mut String, names: [&str; 4], counts: &[u64; 10]) {
         out.push_str(name);
         out.push(',');
     }
+    // itoa: the store's rows are a few megabytes of numbers, written while the import's
+    // transaction waits.
+    let mut number = itoa::Buffer::new();
     for (k, n) in counts.iter().enumerate() {
-        let _ = write!(out, "{}{n}", if k > 0 { "," } else { "" });
+        if k > 0 {
+            out.push(',');
+        }
+        out.push_str(number.format(*n));
     }
 }
 
@@ -669,11 +674,38 @@ impl Tally {
             rows.push((key, merged));
         }
         rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        for ((year, district, stop_type, race), light) in rows {
-            crate::transparency::store::put_light_row(
-                tx, agency_id, &year, &district, &stop_type, &race, &light,
-            )
-            .await?;
+        for chunk in rows.chunks(LIGHT_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "{} ON CONFLICT (agency_id, year, district, stop_type, subject_race) \
+                 DO UPDATE SET minutes = excluded.minutes, days = excluded.days",
+                insert_sql(
+                    "stop_light",
+                    &[
+                        "year",
+                        "district",
+                        "stop_type",
+                        "subject_race",
+                        "minutes",
+                        "days"
+                    ],
+                    chunk.len(),
+                    backend,
+                )
+            );
+            on_tx!(tx, |c| {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                for ((year, district, stop_type, race), light) in chunk {
+                    q = q
+                        .bind(agency_id)
+                        .bind(year)
+                        .bind(district)
+                        .bind(stop_type)
+                        .bind(race)
+                        .bind(crate::transparency::store::counts_to_blob(&light.minutes))
+                        .bind(crate::transparency::store::counts_to_blob(&light.days));
+                }
+                q.execute(&mut **c).await.map(|_| ())
+            })?;
         }
         Ok(())
     }
@@ -684,6 +716,9 @@ const ROWS_PER_STATEMENT: usize = 500;
 
 /// Rows of `stop_month_cells` per statement: each holds a few kilobytes of text.
 const MONTH_CELLS_PER_STATEMENT: usize = 50;
+
+/// Rows of `stop_light` per statement: each holds 13 kilobytes of counts.
+const LIGHT_ROWS_PER_STATEMENT: usize = 50;
 
 /// `INSERT INTO table (agency_id, columns…) VALUES (…), …` for `rows` rows.
 fn insert_sql(table: &str, columns: &[&str], rows: usize, backend: Backend) -> String {
