@@ -232,6 +232,7 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = migrations!("sqlite":
     "0004_delivery.sql",
     "0005_stop_chunks.sql",
     "0007_stop_month_cells.sql",
+    "0008_stop_import_claims.sql",
 );
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = migrations!("postgres":
     "0001_platform.sql",
@@ -241,6 +242,7 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = migrations!("postgres":
     "0005_stop_chunks.sql",
     "0006_stop_chunks_uncompressed.sql",
     "0007_stop_month_cells.sql",
+    "0008_stop_import_claims.sql",
 );
 
 fn migrator(backend: Backend) -> Migrator {

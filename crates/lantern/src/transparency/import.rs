@@ -1,7 +1,10 @@
 //! Importing stop records from a CSV file.
 //!
-//! One import is one transaction: every valid row is written, the analysis store is brought up
-//! to date and the import is recorded in the audit chain together, or nothing is. By default a
+//! An import is all or nothing for readers: its chunks are committed every few megabytes, but
+//! they count only once its last transaction has brought the analysis store up to date,
+//! recorded the import in the audit chain and marked it done; an import that fails, or is
+//! refused, deletes them (and the agency's next import deletes those of one whose process
+//! ended). One import of an agency writes at a time (see [`store::claim_import`]). By default a
 //! single invalid value rejects the whole file (the report names each bad line and column);
 //! with `skip_invalid` the valid rows go in and the report lists the rows left out.
 //!
@@ -810,7 +813,6 @@ pub async fn run(
         now,
         progress,
     } = req;
-    store::set_import_status(db, agency.id, import_id, "running").await?;
     let result = write(
         db,
         agency,
@@ -879,9 +881,9 @@ async fn write(
     progress: Option<Box<dyn Fn(u64) + Send>>,
     reader: Box<dyn Read + Send>,
 ) -> Result<ImportReport, ImportError> {
-    let mut tx = db.begin().await?;
-    let keys = begin_writing(&mut tx, agency.id, import_id).await?;
-    let (out, mut rx) = mpsc::channel::<Msg>(4);
+    let mut tx = begin_writing(db, agency.id, import_id).await?;
+    let keys = KeySet::new(store::stop_keys(&mut tx, agency.id).await?);
+    let (out, mut rx) = mpsc::channel::<Msg>(8);
     let agency_copy = agency.clone();
     let parser = tokio::task::spawn_blocking(move || {
         parse(
@@ -901,6 +903,9 @@ async fn write(
     let mut next_block = 0;
     let mut chunks_stored = 0;
     let mut total = BlockReport::default();
+    // Bytes stored since the last commit, and when the claim was last renewed.
+    let mut written = 0;
+    let mut renewed = std::time::Instant::now();
     let summary = loop {
         match rx.recv().await {
             Some(Msg::Block {
@@ -911,9 +916,16 @@ async fn write(
                 waiting.insert(index, (chunks, report));
                 while let Some((chunks, report)) = waiting.remove(&next_block) {
                     for chunk in chunks {
+                        written += chunk.keys.len() + chunk.data.len();
                         store::insert_chunk(&mut tx, agency.id, import_id, chunks_stored, chunk)
                             .await?;
                         chunks_stored += 1;
+                    }
+                    if written >= COMMIT_BYTES || renewed.elapsed() >= RENEW_EVERY {
+                        renew(&mut tx, agency.id, import_id).await?;
+                        tx.commit().await?;
+                        tx = db.begin().await?;
+                        (written, renewed) = (0, std::time::Instant::now());
                     }
                     total.rows_read += report.rows_read;
                     total.rows_valid += report.rows_valid;
@@ -954,11 +966,13 @@ async fn write(
         rejected,
     };
     if rejected {
-        drop(tx); // rolls back every chunk written
+        // Rolls back the last chunks; the caller deletes those committed before.
+        drop(tx);
         report.rows_inserted = 0;
         report.rows_duplicate = 0;
         return Ok(report);
     }
+    renew(&mut tx, agency.id, import_id).await?;
     finish_writing(&mut tx, agency.id, summary.tally).await?;
     store::finish_import_tx(
         &mut tx,
@@ -989,10 +1003,37 @@ async fn write(
     Ok(report)
 }
 
-/// Takes the agency's import lock for the transaction and loads the keys of its stored stops.
-async fn begin_writing(tx: &mut Tx, agency_id: i64, import_id: i64) -> Result<KeySet, sqlx::Error> {
-    store::lock_for_import(tx, agency_id, import_id).await?;
-    Ok(KeySet::new(store::stop_keys(tx, agency_id).await?))
+/// Stored chunks are committed once this many bytes were written since the last commit: the
+/// database is not locked for the whole import (SQLite), and the write-ahead log is copied
+/// into the database file while the import goes on rather than all at its end.
+pub const COMMIT_BYTES: usize = 8 << 20;
+
+/// An import renews its claim at least this often (see [`store::STALE_AFTER_SECS`]).
+const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How often an import waiting for another import of its agency looks again.
+const CLAIM_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Waits until the import has claimed its agency (see [`store::claim_import`]), then begins
+/// its first transaction.
+async fn begin_writing(db: &Db, agency_id: i64, import_id: i64) -> Result<Tx, sqlx::Error> {
+    while !store::claim_import(db, agency_id, import_id).await? {
+        tokio::time::sleep(CLAIM_POLL).await;
+    }
+    db.begin().await
+}
+
+/// Renews the import's claim in `tx`, or stops it if it lost the claim.
+async fn renew(tx: &mut Tx, agency_id: i64, import_id: i64) -> Result<(), ImportError> {
+    if store::renew_claim(tx, agency_id, import_id).await? {
+        Ok(())
+    } else {
+        Err(ImportError::File(
+            "the import was stopped: it went a minute without writing, and another import of \
+             the agency, or the server's start, took it for ended; import the file again"
+                .into(),
+        ))
+    }
 }
 
 /// Adds what the import's stops count to the analysis store.
@@ -1013,17 +1054,15 @@ pub async fn write_records(
     actor: &Actor,
     now: i64,
 ) -> Result<(i64, ImportReport), ImportError> {
-    let import_id = store::create_import(
-        db, agency.id, file_name, format, false, None, "running", now,
-    )
-    .await?;
+    let import_id =
+        store::create_import(db, agency.id, file_name, format, false, None, "queued", now).await?;
     let mut row_keys = RowKeys::default();
     let mut sun = SunCache::new(agency);
     let mut tally = Tally::default();
     let rows_read = records.len() as u64;
     let mut inserted = 0;
-    let mut tx = db.begin().await?;
-    let mut keys = begin_writing(&mut tx, agency.id, import_id).await?;
+    let mut tx = begin_writing(db, agency.id, import_id).await?;
+    let mut keys = KeySet::new(store::stop_keys(&mut tx, agency.id).await?);
     for (n, records) in records.chunks(CHUNK_ROWS).enumerate() {
         let mut chunk = ChunkBuilder::default();
         let mut admitted = Vec::with_capacity(records.len());

@@ -52,7 +52,7 @@ pub async fn import_now(
         &mapping.name,
         skip_invalid,
         actor.user_id(),
-        "running",
+        "queued",
         now,
     )
     .await?;

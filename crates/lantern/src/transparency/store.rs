@@ -40,23 +40,6 @@ pub async fn create_import(
     })
 }
 
-pub async fn set_import_status(
-    db: &Db,
-    agency_id: i64,
-    id: i64,
-    status: &str,
-) -> Result<(), sqlx::Error> {
-    on_db!(db, |pool| {
-        sqlx::query("UPDATE stop_imports SET status = $3 WHERE agency_id = $1 AND id = $2")
-            .bind(agency_id)
-            .bind(id)
-            .bind(status)
-            .execute(pool)
-            .await
-            .map(|_| ())
-    })
-}
-
 const FINISH_SQL: &str = "UPDATE stop_imports SET status = $3, rows_read = $4, rows_inserted = $5, \
      rows_duplicate = $6, rows_invalid = $7, report = $8, sha256 = $9, finished_at = $10 \
      WHERE agency_id = $1 AND id = $2";
@@ -71,6 +54,9 @@ pub async fn finish_import(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
+    if status != "done" {
+        discard_chunks(&mut tx, agency_id, id).await?;
+    }
     finish_import_tx(&mut tx, agency_id, id, status, report, sha256, now).await?;
     tx.commit().await
 }
@@ -103,6 +89,7 @@ pub async fn finish_import_tx(
     })
 }
 
+/// Marks an import failed and deletes the chunks it wrote.
 pub async fn fail_import(
     db: &Db,
     agency_id: i64,
@@ -110,7 +97,9 @@ pub async fn fail_import(
     report_json: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    on_db!(db, |pool| {
+    let mut tx = db.begin().await?;
+    discard_chunks(&mut tx, agency_id, id).await?;
+    on_tx!(&mut tx, |c| {
         sqlx::query(
             "UPDATE stop_imports SET status = 'failed', report = $3, finished_at = $4 WHERE agency_id = $1 AND id = $2",
         )
@@ -118,14 +107,29 @@ pub async fn fail_import(
         .bind(id)
         .bind(report_json)
         .bind(now)
-        .execute(pool)
+        .execute(&mut **c)
         .await
         .map(|_| ())
+    })?;
+    tx.commit().await
+}
+
+/// Deletes the chunks an import wrote (one that did not finish).
+async fn discard_chunks(tx: &mut Tx, agency_id: i64, id: i64) -> Result<(), sqlx::Error> {
+    on_tx!(tx, |c| {
+        sqlx::query("DELETE FROM stop_chunks WHERE agency_id = $1 AND import_id = $2")
+            .bind(agency_id)
+            .bind(id)
+            .execute(&mut **c)
+            .await
+            .map(|_| ())
     })
 }
 
 /// Marks imports that were queued or running when the server stopped as failed, so nobody
-/// waits for them. Called once at start-up, before any new import can begin.
+/// waits for them. Called once at start-up, before any new import can begin. A running import
+/// that renewed its claim within [`STALE_AFTER_SECS`] is left alone: it is another process's
+/// (the command line's). The chunks of the failed ones are deleted by the agency's next import.
 pub async fn fail_interrupted_imports(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
     let report = serde_json::json!({
         "failure": "the server stopped before this import finished; nothing was written, import the file again"
@@ -134,10 +138,12 @@ pub async fn fail_interrupted_imports(db: &Db, now: i64) -> Result<u64, sqlx::Er
     on_db!(db, |pool| {
         sqlx::query(
             "UPDATE stop_imports SET status = 'failed', report = $1, finished_at = $2 \
-             WHERE status IN ('queued', 'running')",
+             WHERE status = 'queued' OR (status = 'running' \
+               AND (heartbeat_at IS NULL OR heartbeat_at < $3))",
         )
         .bind(&report)
         .bind(now)
+        .bind(wall_seconds() - STALE_AFTER_SECS)
         .execute(pool)
         .await
         .map(|r| r.rows_affected())
@@ -167,16 +173,29 @@ pub async fn import(db: &Db, agency_id: i64, id: i64) -> Result<Option<StopImpor
     })
 }
 
-/// Starts an import's writing in its transaction: takes the write lock at once (SQLite), or
-/// the agency's import lock (PostgreSQL), so that two imports of one agency cannot both add
-/// the same stop: each loads the stored keys only once the other has committed.
-pub async fn lock_for_import(
-    tx: &mut Tx,
-    agency_id: i64,
-    import_id: i64,
-) -> Result<(), sqlx::Error> {
+/// How long a running import may go without renewing its claim before the agency's next
+/// import takes it for stopped. An import renews it at least every few seconds.
+pub const STALE_AFTER_SECS: i64 = 60;
+
+/// The wall clock, in seconds since the epoch: claims are renewed and judged by it, whatever
+/// clock stamps the records.
+pub fn wall_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Claims the agency for import `id`, so that no two imports of one agency write at once
+/// (each would miss the other's stops in its re-import check): false while another import
+/// of the agency runs and renews its claim. An import whose claim went stale (its process
+/// ended) is marked failed, and the chunks of failed imports are deleted. On success the
+/// import is 'running'.
+pub async fn claim_import(db: &Db, agency_id: i64, id: i64) -> Result<bool, sqlx::Error> {
+    // BEGIN IMMEDIATE on SQLite, and the agency's advisory lock on PostgreSQL: one claim at a
+    // time, so two imports cannot both find the agency free.
+    let mut tx = db.begin().await?;
     if tx.backend() == Backend::Postgres {
-        on_tx!(tx, |c| {
+        on_tx!(&mut tx, |c| {
             sqlx::query("SELECT pg_advisory_xact_lock(7411, CAST($1 AS INTEGER))")
                 .bind(agency_id)
                 .execute(&mut **c)
@@ -184,26 +203,97 @@ pub async fn lock_for_import(
                 .map(|_| ())
         })?;
     }
+    let now = wall_seconds();
+    let stale = now - STALE_AFTER_SECS;
+    let live: i64 = on_tx!(&mut tx, |c| {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM stop_imports WHERE agency_id = $1 AND id <> $2 \
+             AND status = 'running' AND heartbeat_at >= $3",
+        )
+        .bind(agency_id)
+        .bind(id)
+        .bind(stale)
+        .fetch_one(&mut **c)
+        .await
+    })?;
+    if live > 0 {
+        return Ok(false);
+    }
+    let report = serde_json::json!({
+        "failure": "the import stopped before it finished (its process ended); nothing was kept, import the file again"
+    })
+    .to_string();
+    on_tx!(&mut tx, |c| {
+        sqlx::query(
+            "UPDATE stop_imports SET status = 'failed', report = $3, finished_at = $4 \
+             WHERE agency_id = $1 AND id <> $2 AND status = 'running' AND heartbeat_at < $5",
+        )
+        .bind(agency_id)
+        .bind(id)
+        .bind(&report)
+        .bind(now)
+        .bind(stale)
+        .execute(&mut **c)
+        .await
+        .map(|_| ())
+    })?;
+    on_tx!(&mut tx, |c| {
+        sqlx::query(
+            "DELETE FROM stop_chunks WHERE agency_id = $1 AND import_id IN \
+             (SELECT id FROM stop_imports WHERE agency_id = $1 AND status = 'failed')",
+        )
+        .bind(agency_id)
+        .execute(&mut **c)
+        .await
+        .map(|_| ())
+    })?;
+    on_tx!(&mut tx, |c| {
+        sqlx::query(
+            "UPDATE stop_imports SET status = 'running', heartbeat_at = $3 \
+             WHERE agency_id = $1 AND id = $2",
+        )
+        .bind(agency_id)
+        .bind(id)
+        .bind(now)
+        .execute(&mut **c)
+        .await
+        .map(|_| ())
+    })?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Renews import `id`'s claim in `tx`: false when it has lost it (another import found it
+/// stale, or the server marked it interrupted), and must stop.
+pub async fn renew_claim(tx: &mut Tx, agency_id: i64, id: i64) -> Result<bool, sqlx::Error> {
     on_tx!(tx, |c| {
-        sqlx::query("UPDATE stop_imports SET status = 'running' WHERE agency_id = $1 AND id = $2")
-            .bind(agency_id)
-            .bind(import_id)
-            .execute(&mut **c)
-            .await
-            .map(|_| ())
+        sqlx::query(
+            "UPDATE stop_imports SET heartbeat_at = $3 \
+             WHERE agency_id = $1 AND id = $2 AND status = 'running'",
+        )
+        .bind(agency_id)
+        .bind(id)
+        .bind(wall_seconds())
+        .execute(&mut **c)
+        .await
+        .map(|r| r.rows_affected() == 1)
     })
 }
 
-/// The row keys of every stop the agency has.
+/// The row keys of every stop the agency has (in chunks of finished imports).
 pub async fn stop_keys(
     tx: &mut Tx,
     agency_id: i64,
 ) -> Result<rustc_hash::FxHashSet<u128>, sqlx::Error> {
     let blobs: Vec<Vec<u8>> = on_tx!(tx, |c| {
-        sqlx::query_scalar("SELECT keys FROM stop_chunks WHERE agency_id = $1")
-            .bind(agency_id)
-            .fetch_all(&mut **c)
-            .await
+        sqlx::query_scalar(
+            "SELECT c.keys FROM stop_chunks c JOIN stop_imports i \
+             ON i.agency_id = c.agency_id AND i.id = c.import_id \
+             WHERE c.agency_id = $1 AND i.status = 'done'",
+        )
+        .bind(agency_id)
+        .fetch_all(&mut **c)
+        .await
     })?;
     let n = blobs.iter().map(|b| b.len() / 16).sum();
     let mut keys = rustc_hash::FxHashSet::with_capacity_and_hasher(n, Default::default());
@@ -240,13 +330,14 @@ pub async fn insert_chunk(
     })
 }
 
-/// Every stop of the agency, import by import in the order written.
+/// Every stop of the agency (of finished imports), import by import in the order written.
 pub async fn stops(db: &Db, agency_id: i64) -> Result<Vec<StoredStop>, sqlx::Error> {
     type Chunk = (i64, i64, Vec<u8>, Vec<u8>);
     let stored: Vec<Chunk> = on_db!(db, |pool| {
         sqlx::query_as(
-            "SELECT format, stops, keys, data FROM stop_chunks WHERE agency_id = $1 \
-             ORDER BY import_id, chunk",
+            "SELECT c.format, c.stops, c.keys, c.data FROM stop_chunks c JOIN stop_imports i \
+             ON i.agency_id = c.agency_id AND i.id = c.import_id \
+             WHERE c.agency_id = $1 AND i.status = 'done' ORDER BY c.import_id, c.chunk",
         )
         .bind(agency_id)
         .fetch_all(pool)

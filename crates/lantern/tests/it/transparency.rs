@@ -1011,3 +1011,183 @@ db_test!(
         );
     }
 );
+
+/// An integer the SQL gives (a count).
+async fn scalar(app: &TestApp, sql: &str) -> i64 {
+    lantern::on_db!(&app.db, |pool| sqlx::query_scalar(sqlx::AssertSqlSafe(
+        sql.to_string()
+    ))
+    .fetch_one(pool)
+    .await
+    .unwrap())
+}
+
+/// A SOPP file of `n` stops that is large enough to be written in several transactions, and
+/// whose last row is invalid when `bad_last` is set.
+fn many_stops(n: usize, bad_last: bool) -> String {
+    let mut text = String::from(
+        "date,time,location,lat,lng,district,subject_race,subject_sex,subject_age,type,\
+         search_conducted,contraband_found\n",
+    );
+    let races = ["black", "white", "hispanic", "asian/pacific islander"];
+    for i in 0..n {
+        text.push_str(&format!(
+            "2017-{:02}-{:02},{:02}:{:02}:{:02},{:016x} MAIN ST,37.{:06},-121.{:06},D{},{},{},{},vehicular,{},{}\n",
+            1 + i % 12,
+            1 + i % 28,
+            i % 24,
+            i % 60,
+            (i / 60) % 60,
+            (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            (i * 7919) % 1_000_000,
+            (i * 104_729) % 1_000_000,
+            i % 9,
+            races[i % 4],
+            if i % 3 == 0 { "female" } else { "male" },
+            16 + i % 70,
+            if i % 5 == 0 { "TRUE" } else { "FALSE" },
+            if i % 5 == 0 { if i % 10 == 0 { "TRUE" } else { "FALSE" } } else { "NA" },
+        ));
+    }
+    if bad_last {
+        text.push_str("2017-13-45,25:00:00,,,,D1,martian,,,,,\n");
+    }
+    text
+}
+
+db_test!(a_refused_file_leaves_no_chunk_behind, |app| {
+    let sj = san_jose(&app).await;
+    let (_, ok) = import_text(
+        &app,
+        &sj,
+        &many_stops(300_000, false),
+        Mapping::sopp(),
+        false,
+    )
+    .await;
+    assert_eq!(ok.rows_inserted, 300_000);
+    let bytes = scalar(
+        &app,
+        &format!(
+            "SELECT CAST(SUM(LENGTH(keys) + LENGTH(data)) AS BIGINT) FROM stop_chunks \
+             WHERE agency_id = {}",
+            sj.id
+        ),
+    )
+    .await;
+    // The last block (4 MiB of the file, fewer bytes once encoded) holds the bad row below:
+    // with more than that and a commit's worth, chunks were committed before it was read.
+    let commit = lantern::transparency::import::COMMIT_BYTES as i64;
+    assert!(bytes > commit + (4 << 20), "{bytes} bytes written");
+
+    // The same rows and a bad last one, all or nothing, in another agency: the chunks
+    // committed before the bad row was read are deleted with the refusal.
+    let other = app.agency("other", "Other PD").await;
+    let (id, refused) = import_text(
+        &app,
+        &other,
+        &many_stops(300_000, true),
+        Mapping::sopp(),
+        false,
+    )
+    .await;
+    assert!(refused.rejected);
+    assert_eq!(refused.rows_invalid, 1);
+    let chunks = format!(
+        "SELECT COUNT(*) FROM stop_chunks WHERE agency_id = {}",
+        other.id
+    );
+    assert_eq!(scalar(&app, &chunks).await, 0);
+    assert!(store::stops(&app.db, other.id).await.unwrap().is_empty());
+    assert_eq!(store::counts(&app.db, other.id).await.unwrap().0, 0);
+    let i = store::import(&app.db, other.id, id).await.unwrap().unwrap();
+    assert_eq!(i.status, "failed");
+    // The first agency's stops are untouched.
+    assert_eq!(store::stops(&app.db, sj.id).await.unwrap().len(), 300_000);
+});
+
+db_test!(
+    an_import_that_stopped_half_way_is_cleared_by_the_next,
+    |app| {
+        let sj = san_jose(&app).await;
+        let text = many_stops(2_000, false);
+        let (first, _) = import_text(&app, &sj, &text, Mapping::sopp(), false).await;
+        // As if its process had ended before its last transaction: chunks written, the import
+        // still running, its claim last renewed long ago.
+        app.exec(&format!(
+            "UPDATE stop_imports SET status = 'running', heartbeat_at = 1000 WHERE id = {first}"
+        ))
+        .await;
+        assert!(
+            store::stops(&app.db, sj.id).await.unwrap().is_empty(),
+            "an unfinished import's chunks do not count"
+        );
+        // The next import takes the agency, marks the stopped one failed, deletes its chunks,
+        // and finds none of its stops stored.
+        let (second, report) = import_text(&app, &sj, &text, Mapping::sopp(), false).await;
+        assert_eq!(report.rows_inserted, 2_000);
+        let f = store::import(&app.db, sj.id, first).await.unwrap().unwrap();
+        assert_eq!(f.status, "failed");
+        assert!(f.failure().unwrap().contains("stopped before it finished"));
+        let left = format!(
+            "SELECT COUNT(*) FROM stop_chunks WHERE agency_id = {} AND import_id = {first}",
+            sj.id
+        );
+        assert_eq!(scalar(&app, &left).await, 0);
+        assert_eq!(store::stops(&app.db, sj.id).await.unwrap().len(), 2_000);
+        let s = store::import(&app.db, sj.id, second)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.status, "done");
+    }
+);
+
+db_test!(an_import_waits_while_another_of_its_agency_runs, |app| {
+    let sj = san_jose(&app).await;
+    // Another process's import, renewing its claim.
+    let running = store::create_import(&app.db, sj.id, "big.csv", "sopp", false, None, "queued", 1)
+        .await
+        .unwrap();
+    let now = store::wall_seconds();
+    app.exec(&format!(
+        "UPDATE stop_imports SET status = 'running', heartbeat_at = {now} WHERE id = {running}"
+    ))
+    .await;
+    let text = many_stops(100, false);
+    let (imported, seen_waiting) = tokio::join!(
+        import_text(&app, &sj, &text, Mapping::sopp(), false),
+        async {
+            tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+            let waiting = scalar(
+                &app,
+                &format!(
+                    "SELECT COUNT(*) FROM stop_imports WHERE agency_id = {} AND id <> {running} \
+                     AND status = 'queued'",
+                    sj.id
+                ),
+            )
+            .await;
+            app.exec(&format!(
+                "UPDATE stop_imports SET status = 'done' WHERE id = {running}"
+            ))
+            .await;
+            waiting
+        }
+    );
+    assert_eq!(seen_waiting, 1, "the import waited, queued");
+    assert_eq!(imported.1.rows_inserted, 100);
+    // A server starting now leaves a running import with a fresh claim alone.
+    let other = store::create_import(&app.db, sj.id, "c.csv", "sopp", false, None, "queued", 1)
+        .await
+        .unwrap();
+    app.exec(&format!(
+        "UPDATE stop_imports SET status = 'running', heartbeat_at = {} WHERE id = {other}",
+        store::wall_seconds()
+    ))
+    .await;
+    assert_eq!(
+        store::fail_interrupted_imports(&app.db, 2).await.unwrap(),
+        0
+    );
+});

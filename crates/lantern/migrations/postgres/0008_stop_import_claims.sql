@@ -1,0 +1,11 @@
+-- An import writes its chunks in several transactions, so that the database is not locked
+-- for writing for the whole import and its last commit is short. Its chunks count (for the
+-- stops and the re-import check) only once its status is 'done', which the last transaction
+-- sets together with the analysis store and the audit entry.
+--
+-- heartbeat_at  seconds since the epoch: set when the import claims its agency (status
+--               'running'; one import of an agency runs at a time) and renewed at least every
+--               few seconds while it writes. A running import whose heartbeat is over a minute
+--               old has stopped (its process ended): the next import of the agency marks it
+--               failed and deletes its chunks.
+ALTER TABLE stop_imports ADD COLUMN heartbeat_at BIGINT;
