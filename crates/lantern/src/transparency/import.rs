@@ -881,8 +881,13 @@ async fn write(
     progress: Option<Box<dyn Fn(u64) + Send>>,
     reader: Box<dyn Read + Send>,
 ) -> Result<ImportReport, ImportError> {
-    let mut tx = begin_writing(db, agency.id, import_id).await?;
-    let keys = KeySet::new(store::stop_keys(&mut tx, agency.id).await?);
+    let mut first = begin_writing(db, agency.id, import_id).await?;
+    let keys = KeySet::new(store::stop_keys(&mut first, agency.id).await?);
+    // Nothing else publishes stops while the import holds its claim. A transaction is begun
+    // only when there is something to write: on SQLite it holds the write lock, which other
+    // writers wait for.
+    first.commit().await?;
+    let mut tx: Option<Tx> = None;
     let (out, mut rx) = mpsc::channel::<Msg>(8);
     let agency_copy = agency.clone();
     let parser = tokio::task::spawn_blocking(move || {
@@ -917,14 +922,20 @@ async fn write(
                 while let Some((chunks, report)) = waiting.remove(&next_block) {
                     for chunk in chunks {
                         written += chunk.keys.len() + chunk.data.len();
-                        store::insert_chunk(&mut tx, agency.id, import_id, chunks_stored, chunk)
-                            .await?;
+                        if tx.is_none() {
+                            tx = Some(db.begin().await?);
+                        }
+                        let t = tx.as_mut().expect("a transaction was begun");
+                        store::insert_chunk(t, agency.id, import_id, chunks_stored, chunk).await?;
                         chunks_stored += 1;
                     }
                     if written >= COMMIT_BYTES || renewed.elapsed() >= RENEW_EVERY {
-                        renew(&mut tx, agency.id, import_id).await?;
-                        tx.commit().await?;
-                        tx = db.begin().await?;
+                        let mut t = match tx.take() {
+                            Some(t) => t,
+                            None => db.begin().await?,
+                        };
+                        renew(&mut t, agency.id, import_id).await?;
+                        t.commit().await?;
                         (written, renewed) = (0, std::time::Instant::now());
                     }
                     total.rows_read += report.rows_read;
@@ -972,6 +983,10 @@ async fn write(
         report.rows_duplicate = 0;
         return Ok(report);
     }
+    let mut tx = match tx {
+        Some(t) => t,
+        None => db.begin().await?,
+    };
     renew(&mut tx, agency.id, import_id).await?;
     finish_writing(&mut tx, agency.id, summary.tally).await?;
     store::finish_import_tx(
