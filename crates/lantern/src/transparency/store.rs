@@ -132,7 +132,7 @@ async fn discard_chunks(tx: &mut Tx, agency_id: i64, id: i64) -> Result<(), sqlx
 /// (the command line's). The chunks of the failed ones are deleted by the agency's next import.
 pub async fn fail_interrupted_imports(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
     let report = serde_json::json!({
-        "failure": "the server stopped before this import finished; nothing was written, import the file again"
+        "failure": "the server stopped before this import finished; nothing of it was kept, import the file again"
     })
     .to_string();
     on_db!(db, |pool| {
