@@ -580,6 +580,7 @@ async fn stops(command: StopsCommand) -> anyhow::Result<ExitCode> {
                 &agency,
                 &name,
                 Box::new(std::io::BufReader::with_capacity(1 << 20, handle)),
+                Some(size),
                 mapping,
                 skip_invalid,
                 Actor::System("cli"),

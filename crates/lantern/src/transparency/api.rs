@@ -254,6 +254,7 @@ async fn create_import(
                 ip,
                 now: task_state.clock.unix(),
                 progress: None,
+                size: Some(body.len() as u64),
             },
             Box::new(std::io::Cursor::new(body)),
         )

@@ -71,8 +71,13 @@ pub enum ImportError {
 /// computation per date.
 pub struct SunCache {
     place: Option<(f64, f64, chrono_tz::Tz)>,
-    days: rustc_hash::FxHashMap<NaiveDate, (Option<i64>, Option<i64>)>,
+    /// By day from `first_day` on (a file's stops span years, so a few thousand days; looked
+    /// up by index, as every row does, rather than hashed).
+    days: Vec<Option<SunTimes>>,
+    first_day: i32,
 }
+
+type SunTimes = (Option<i64>, Option<i64>);
 
 impl SunCache {
     pub fn new(agency: &Agency) -> SunCache {
@@ -82,15 +87,31 @@ impl SunCache {
         };
         SunCache {
             place,
-            days: Default::default(),
+            days: Vec::new(),
+            first_day: 0,
         }
     }
 
-    pub fn get(&mut self, date: NaiveDate) -> (Option<i64>, Option<i64>) {
+    pub fn get(&mut self, date: NaiveDate) -> SunTimes {
         let Some((lat, lng, tz)) = self.place else {
             return (None, None);
         };
-        *self.days.entry(date).or_insert_with(|| {
+        let day = chrono::Datelike::num_days_from_ce(&date);
+        if self.days.is_empty() {
+            self.first_day = day;
+        }
+        if day < self.first_day {
+            // A year more than needed, so that a file in reverse date order moves the days
+            // once a year rather than once a day.
+            let before = (self.first_day - day) as usize + 366;
+            self.days.splice(0..0, std::iter::repeat_n(None, before));
+            self.first_day -= before as i32;
+        }
+        let at = (day - self.first_day) as usize;
+        if at >= self.days.len() {
+            self.days.resize(at + 1, None);
+        }
+        *self.days[at].get_or_insert_with(|| {
             match stats::sun::sun_times(date, lat, lng, tz) {
                 Ok(t) => {
                     let sunset = t.sunset.map(|e| i64::from(e.minutes_since_midnight));
@@ -215,12 +236,29 @@ struct MetKeys {
 }
 
 impl MetKeys {
+    const PARTS: usize = 4096;
+
     /// Adds a key; false when it was met before.
     fn insert(&mut self, key: u128) -> bool {
         if self.parts.is_empty() {
-            self.parts.resize_with(4096, Default::default);
+            self.parts.resize_with(Self::PARTS, Default::default);
         }
         self.parts[(key >> 116) as usize].insert(key)
+    }
+
+    /// Makes room for about `keys` keys in all, so that the sets are not grown (and their keys
+    /// moved, while the other threads wait their turn) as the file is read.
+    fn reserve(&mut self, keys: usize) {
+        let mean = keys / Self::PARTS;
+        // Hashes spread keys evenly: a part's count is within a few standard deviations of
+        // the mean.
+        let each = mean + 4 * mean.isqrt() + 8;
+        self.parts.resize_with(Self::PARTS, || {
+            rustc_hash::FxHashSet::with_capacity_and_hasher(each, Default::default())
+        });
+        for part in &mut self.parts {
+            part.reserve(each.saturating_sub(part.len()));
+        }
     }
 }
 
@@ -230,6 +268,11 @@ impl KeySet {
             stored,
             met: Default::default(),
         }
+    }
+
+    /// Makes room for the keys of about `rows` rows of a file.
+    fn expect_rows(&mut self, rows: usize) {
+        self.met.reserve(rows);
     }
 
     /// The key a row is stored under when it is a new stop, or `None` for a duplicate. A row
@@ -268,17 +311,21 @@ struct Block {
 
 /// The end of the last whole record in `bytes`, which begin at a record's start: just past the
 /// last line end outside a quoted field, read as the CSV reader reads (a quote opens a quoted
-/// field only at the field's start, and a doubled quote inside one stands for a quote).
-fn last_record_end(bytes: &[u8]) -> Option<usize> {
+/// field only at the field's start, and a doubled quote inside one stands for a quote); and
+/// the number of line ends before it, quoted or not, which file line numbers count. Counting
+/// them here, in the one pass that meets every line end, costs nothing more.
+fn last_record_end(bytes: &[u8]) -> Option<(usize, u64)> {
     let mut in_quotes = false;
     let mut last = None;
+    let mut lines = 0;
     let mut i = 0;
     while let Some(offset) = memchr::memchr2(b'"', b'\n', &bytes[i..]) {
         let j = i + offset;
         i = j + 1;
         if bytes[j] == b'\n' {
+            lines += 1;
             if !in_quotes {
-                last = Some(j + 1);
+                last = Some((j + 1, lines));
             }
         } else if in_quotes {
             if bytes.get(j + 1) == Some(&b'"') {
@@ -317,8 +364,9 @@ impl BlockReader {
         }
     }
 
-    /// The next run of whole records (the rest of the file at its end), or `None` at the end.
-    fn next_block(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+    /// The next run of whole records (the rest of the file at its end) and the number of line
+    /// ends in it, or `None` at the end.
+    fn next_block(&mut self) -> std::io::Result<Option<(Vec<u8>, u64)>> {
         let mut want = BLOCK_BYTES;
         loop {
             if !self.eof && self.pending.len() < want {
@@ -334,11 +382,12 @@ impl BlockReader {
             if self.pending.is_empty() {
                 return Ok(None);
             }
-            let end = if self.eof {
-                self.pending.len()
+            let (end, lines) = if self.eof {
+                let lines = memchr::memchr_iter(b'\n', &self.pending).count();
+                (self.pending.len(), lines as u64)
             } else {
                 match last_record_end(&self.pending) {
-                    Some(end) => end,
+                    Some(found) => found,
                     // One record longer than a block: read on.
                     None => {
                         want = self.pending.len() * 2;
@@ -355,7 +404,7 @@ impl BlockReader {
             rest.extend_from_slice(&self.pending[end..]);
             let mut block = std::mem::replace(&mut self.pending, rest);
             block.truncate(end);
-            return Ok(Some(block));
+            return Ok(Some((block, lines)));
         }
     }
 }
@@ -686,11 +735,11 @@ fn work(
 /// Reads the whole file on the current (blocking) thread and parses it on as many threads as
 /// there are cores, sending each block's new stops to the writer in any order.
 fn parse(
-    reader: Box<dyn Read + Send>,
+    (reader, size): (Box<dyn Read + Send>, Option<u64>),
     mapping: Mapping,
     agency: Agency,
     skip_invalid: bool,
-    keys: KeySet,
+    mut keys: KeySet,
     out: mpsc::Sender<Msg>,
     progress: Option<Box<dyn Fn(u64) + Send>>,
 ) {
@@ -700,7 +749,7 @@ fn parse(
     let unreadable = |e: std::io::Error| format!("the file could not be read: {e}");
     let mut reader = BlockReader::new(reader);
     // The header comes first, in the first block.
-    let mut first = match reader.next_block() {
+    let (mut first, first_lines) = match reader.next_block() {
         Ok(b) => b.unwrap_or_default(),
         Err(e) => return fatal(unreadable(e)),
     };
@@ -718,6 +767,13 @@ fn parse(
         Err(e) => return fatal(e),
     };
     first.drain(..data_start.min(first.len()));
+    // The header's line ends are not the first block's.
+    let first_lines = first_lines.saturating_sub(next_line - 1);
+    if let (Some(size), true) = (size, first_lines > 0) {
+        // The first block's bytes per line tell about how many rows the file has.
+        let rows = size.saturating_sub(data_start as u64) * first_lines / first.len().max(1) as u64;
+        keys.expect_rows(rows.min(32 << 20) as usize);
+    }
     let shared = Shared::new(keys, skip_invalid);
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8));
     let (to_workers, blocks) = std::sync::mpsc::sync_channel::<Block>(threads);
@@ -730,14 +786,14 @@ fn parse(
                 scope.spawn(|| work(&shared, &blocks, &recycle, &bound, &header, &agency, &out))
             })
             .collect();
-        let mut next = Some(first);
+        let mut next = Some((first, first_lines));
         let mut index = 0;
-        while let Some(bytes) = next.take() {
+        while let Some((bytes, lines)) = next.take() {
             if shared.stopped.load(Ordering::Acquire) {
                 break;
             }
             let first_line = next_line;
-            next_line += bytes.iter().filter(|b| **b == b'\n').count() as u64;
+            next_line += lines;
             let block = Block {
                 index,
                 first_line,
@@ -793,6 +849,8 @@ pub struct ImportRequest<'a> {
     pub now: i64,
     /// Called now and then with the bytes read so far (the CLI's progress bar).
     pub progress: Option<Box<dyn Fn(u64) + Send>>,
+    /// The file's size in bytes, when it is known: it sizes the import's key set.
+    pub size: Option<u64>,
 }
 
 /// Runs an import to the end and records its outcome on the import row. Invalid rows are an
@@ -812,6 +870,7 @@ pub async fn run(
         ip,
         now,
         progress,
+        size,
     } = req;
     let result = write(
         db,
@@ -823,7 +882,7 @@ pub async fn run(
         ip.as_deref(),
         now,
         progress,
-        reader,
+        (reader, size),
     )
     .await;
     match &result {
@@ -879,7 +938,7 @@ async fn write(
     ip: Option<&str>,
     now: i64,
     progress: Option<Box<dyn Fn(u64) + Send>>,
-    reader: Box<dyn Read + Send>,
+    file: (Box<dyn Read + Send>, Option<u64>),
 ) -> Result<ImportReport, ImportError> {
     let mut first = begin_writing(db, agency.id, import_id).await?;
     let keys = KeySet::new(store::stop_keys(&mut first, agency.id).await?);
@@ -892,7 +951,7 @@ async fn write(
     let agency_copy = agency.clone();
     let parser = tokio::task::spawn_blocking(move || {
         parse(
-            reader,
+            file,
             mapping,
             agency_copy,
             skip_invalid,
@@ -1158,16 +1217,59 @@ mod tests {
     }
 
     #[test]
+    fn sun_times_are_cached_by_day_in_any_date_order() {
+        let agency = Agency {
+            id: 1,
+            slug: "x".into(),
+            name: "X".into(),
+            timezone: "America/Los_Angeles".into(),
+            latitude: Some(37.34),
+            longitude: Some(-121.89),
+            about_en: String::new(),
+            about_es: String::new(),
+            contact_email: String::new(),
+            contact_phone: String::new(),
+            address: String::new(),
+            website: String::new(),
+            mfa_required: false,
+            small_cell_threshold: 10,
+            anonymity_threshold: 5,
+            created_at: 0,
+        };
+        let start = NaiveDate::from_ymd_opt(2016, 1, 1).unwrap();
+        // Forwards, backwards past the first date, and far off both ends.
+        let offsets = [0i64, 1, 400, -1, -3, -800, 2000, 5, -801, 7000, -7000];
+        let mut cache = SunCache::new(&agency);
+        for round in 0..2 {
+            for &o in &offsets {
+                let date = start + chrono::Duration::days(o);
+                let t = stats::sun::sun_times(date, 37.34, -121.89, agency.tz()).unwrap();
+                let expected = (
+                    t.sunset.map(|e| i64::from(e.minutes_since_midnight)),
+                    t.dusk.map(|e| i64::from(e.minutes_since_midnight)),
+                );
+                assert!(expected.0.is_some());
+                assert_eq!(cache.get(date), expected, "{date}, round {round}");
+            }
+        }
+        let days = cache.days.iter().flatten().count();
+        assert_eq!(days, offsets.len(), "each date computed once");
+    }
+
+    #[test]
     fn blocks_end_where_records_end() {
-        assert_eq!(last_record_end(b"a,b\nc,d\ne"), Some(8));
+        assert_eq!(last_record_end(b"a,b\nc,d\ne"), Some((8, 2)));
         assert_eq!(last_record_end(b"a,b"), None);
-        // A line end inside a quoted field is not a record's end; a doubled quote does not
-        // close the field.
-        assert_eq!(last_record_end(b"1,\"x\ny\"\n2,\"p\"\"q\nr\""), Some(8));
-        assert_eq!(last_record_end(b"1,\"a\"\"\"\n"), Some(8));
+        // A line end inside a quoted field is not a record's end (but it is a line end); a
+        // doubled quote does not close the field.
+        assert_eq!(
+            last_record_end(b"1,\"x\ny\"\n2,\"p\"\"q\nr\""),
+            Some((8, 2))
+        );
+        assert_eq!(last_record_end(b"1,\"a\"\"\"\n"), Some((8, 1)));
         // A quote inside an unquoted field is an ordinary character, as the reader has it.
-        assert_eq!(last_record_end(b"1,5'11\"\n2,x\n"), Some(12));
-        assert_eq!(last_record_end(b"\"h\"\r\n\"a\nb\"\r\n"), Some(12));
+        assert_eq!(last_record_end(b"1,5'11\"\n2,x\n"), Some((12, 2)));
+        assert_eq!(last_record_end(b"\"h\"\r\n\"a\nb\"\r\n"), Some((12, 3)));
     }
 
     /// A reader that gives a few bytes at a time, as a network upload may.
@@ -1195,7 +1297,8 @@ mod tests {
         }
         let mut reader = BlockReader::new(Box::new(Trickle(file.clone(), 100_003)));
         let mut blocks = Vec::new();
-        while let Some(b) = reader.next_block().unwrap() {
+        while let Some((b, lines)) = reader.next_block().unwrap() {
+            assert_eq!(lines, b.iter().filter(|c| **c == b'\n').count() as u64);
             blocks.push(b);
         }
         assert!(blocks.len() > 3, "{} blocks", blocks.len());

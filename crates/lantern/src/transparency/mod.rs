@@ -39,6 +39,7 @@ pub async fn import_now(
     agency: &Agency,
     file_name: &str,
     reader: Box<dyn Read + Send>,
+    size: Option<u64>,
     mapping: Mapping,
     skip_invalid: bool,
     actor: Actor,
@@ -67,6 +68,7 @@ pub async fn import_now(
             ip: None,
             now,
             progress,
+            size,
         },
         reader,
     )

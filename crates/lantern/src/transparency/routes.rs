@@ -223,6 +223,7 @@ async fn upload(
                 ip,
                 now: task_state.clock.unix(),
                 progress: None,
+                size: Some(bytes.len() as u64),
             },
             Box::new(std::io::Cursor::new(bytes)),
         )

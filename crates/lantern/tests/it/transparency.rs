@@ -62,6 +62,7 @@ async fn import_bytes(
         agency,
         "test.csv",
         Box::new(std::io::Cursor::new(bytes.to_vec())),
+        Some(bytes.len() as u64),
         mapping,
         skip_invalid,
         Actor::System("test"),
