@@ -238,12 +238,16 @@ struct MetKeys {
 impl MetKeys {
     const PARTS: usize = 4096;
 
+    fn part(key: u128) -> usize {
+        (key >> 116) as usize
+    }
+
     /// Adds a key; false when it was met before.
     fn insert(&mut self, key: u128) -> bool {
         if self.parts.is_empty() {
             self.parts.resize_with(Self::PARTS, Default::default);
         }
-        self.parts[(key >> 116) as usize].insert(key)
+        self.parts[Self::part(key)].insert(key)
     }
 
     /// Makes room for about `keys` keys in all, so that the sets are not grown (and their keys
@@ -293,6 +297,45 @@ impl KeySet {
             candidate = key_of(&again);
         }
         (!self.stored.contains(&candidate)).then_some(candidate)
+    }
+
+    /// [`KeySet::admit`] for each of `keys`, into `admitted`, taken in the `order` of
+    /// [`by_part`]. The sets are far larger than the processor's caches, and keys in file order
+    /// land anywhere in them; taken part by part, the keys of one part follow each other, in
+    /// cache. Identical keys are in one part, in file order, so each still gets the key its
+    /// place among them gives.
+    fn admit_in_order(
+        &mut self,
+        keys: &[(u128, bool)],
+        order: &[u32],
+        admitted: &mut Vec<Option<u128>>,
+    ) {
+        admitted.clear();
+        admitted.resize(keys.len(), None);
+        for &i in order {
+            let (key, by_content) = keys[i as usize];
+            admitted[i as usize] = self.admit(key, by_content);
+        }
+    }
+}
+
+/// The indexes of `keys`, ordered by their part of [`MetKeys`] and in file order within one
+/// (a counting sort, which is stable).
+fn by_part(keys: &[(u128, bool)], counts: &mut Vec<u32>, order: &mut Vec<u32>) {
+    counts.clear();
+    counts.resize(MetKeys::PARTS + 1, 0);
+    for (key, _) in keys {
+        counts[MetKeys::part(*key) + 1] += 1;
+    }
+    for p in 1..counts.len() {
+        counts[p] += counts[p - 1];
+    }
+    order.clear();
+    order.resize(keys.len(), 0);
+    for (i, (key, _)) in keys.iter().enumerate() {
+        let at = &mut counts[MetKeys::part(*key)];
+        order[*at as usize] = i as u32;
+        *at += 1;
     }
 }
 
@@ -483,9 +526,15 @@ impl Shared {
     }
 
     /// Waits for block `index`'s turn, then gives each of its rows the key it is stored
-    /// under, or `None` when it is already stored (in `admitted`); false when the import
-    /// stopped.
-    fn admit(&self, index: usize, keys: &[(u128, bool)], admitted: &mut Vec<Option<u128>>) -> bool {
+    /// under, or `None` when it is already stored (in `admitted`), taking them in `order`
+    /// (see [`by_part`]); false when the import stopped.
+    fn admit(
+        &self,
+        index: usize,
+        keys: &[(u128, bool)],
+        order: &[u32],
+        admitted: &mut Vec<Option<u128>>,
+    ) -> bool {
         let mut a = self.admission.lock().unwrap_or_else(|e| e.into_inner());
         while a.next != index {
             if self.stopped.load(Ordering::Acquire) {
@@ -493,11 +542,7 @@ impl Shared {
             }
             a = self.turn.wait(a).unwrap_or_else(|e| e.into_inner());
         }
-        admitted.clear();
-        admitted.extend(
-            keys.iter()
-                .map(|(key, by_content)| a.keys.admit(*key, *by_content)),
-        );
+        a.keys.admit_in_order(keys, order, admitted);
         a.next += 1;
         drop(a);
         self.turn.notify_all();
@@ -604,6 +649,8 @@ struct Spare {
     chunks: Vec<ChunkBuilder>,
     keys: Vec<(u128, bool)>,
     admitted: Vec<Option<u128>>,
+    part_counts: Vec<u32>,
+    order: Vec<u32>,
     sealed: Vec<u128>,
     keep: Vec<bool>,
 }
@@ -689,7 +736,9 @@ fn work(
         }
         let writing = !shared.refused.load(Ordering::Acquire);
         let row_keys = if writing { &parsed.keys[..] } else { &[] };
-        let admitted = shared.admit(index, row_keys, &mut spare.admitted);
+        // Ordered before the block's turn, so that the turn itself is short.
+        by_part(row_keys, &mut spare.part_counts, &mut spare.order);
+        let admitted = shared.admit(index, row_keys, &spare.order, &mut spare.admitted);
         spare.keys = parsed.keys;
         if !admitted {
             continue;
@@ -1195,7 +1244,7 @@ mod tests {
                 panic!("a bug");
             });
             // Waits for block 0, which the panicking thread took and never admits.
-            let waiting = scope.spawn(|| shared.admit(1, &[(7, true)], &mut Vec::new()));
+            let waiting = scope.spawn(|| shared.admit(1, &[(7, true)], &[0], &mut Vec::new()));
             for index in 0..20 {
                 if shared.stopped.load(Ordering::Acquire) {
                     break;
@@ -1320,6 +1369,38 @@ mod tests {
         }
         assert_eq!(records, 2000);
         assert_eq!(hex(&reader.hasher.finalize()), hex(&Sha256::digest(&file)));
+    }
+
+    #[test]
+    fn keys_taken_part_by_part_are_those_taken_in_file_order() {
+        // Rows with many repeats (identical rows, repeated source ids), some of them stored.
+        let keys: Vec<(u128, bool)> = (0..20_000u32)
+            .map(|i| {
+                let n = i % 7_000;
+                (key_of(&n.to_le_bytes()), n % 5 != 0)
+            })
+            .collect();
+        let stored: rustc_hash::FxHashSet<u128> = keys.iter().step_by(3).map(|(k, _)| *k).collect();
+        let mut in_file_order = KeySet::new(stored.clone());
+        let expected: Vec<Option<u128>> = keys
+            .iter()
+            .map(|(k, by_content)| in_file_order.admit(*k, *by_content))
+            .collect();
+        let (mut counts, mut order, mut admitted) = (Vec::new(), Vec::new(), Vec::new());
+        let mut by_parts = KeySet::new(stored);
+        by_parts.expect_rows(keys.len());
+        // In two blocks, as two turns.
+        for block in keys.chunks(12_345) {
+            by_part(block, &mut counts, &mut order);
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            assert!(sorted.iter().enumerate().all(|(i, o)| *o as usize == i));
+            by_parts.admit_in_order(block, &order, &mut admitted);
+            let from = block.as_ptr() as usize - keys.as_ptr() as usize;
+            let from = from / std::mem::size_of::<(u128, bool)>();
+            assert_eq!(admitted, expected[from..from + block.len()]);
+        }
+        assert!(expected.iter().any(Option::is_none) && expected.iter().any(Option::is_some));
     }
 
     #[test]
