@@ -408,6 +408,32 @@ pub async fn list(
     })
 }
 
+/// Failed sign-ins (wrong password, wrong code, attempts while locked) against one account
+/// since `since`, and the time of the last lock among them: what the owner is told at their
+/// next sign-in, since the sign-in page itself says nothing that would confirm the account.
+pub async fn failed_sign_ins_since(
+    db: &Db,
+    agency_id: i64,
+    user_id: i64,
+    since: i64,
+) -> Result<(i64, Option<i64>), sqlx::Error> {
+    let target = format!("user:{user_id}");
+    on_db!(db, |pool| {
+        sqlx::query_as(
+            "SELECT \
+               COALESCE(SUM(CASE WHEN action IN ('signin.failure', 'mfa.failure', 'signin.locked') THEN 1 ELSE 0 END), 0), \
+               MAX(CASE WHEN action = 'account.locked' THEN at END) \
+             FROM audit_log WHERE agency_id = $1 AND target = $2 AND at >= $3 \
+               AND action IN ('signin.failure', 'mfa.failure', 'signin.locked', 'account.locked')",
+        )
+        .bind(agency_id)
+        .bind(&target)
+        .bind(since)
+        .fetch_one(pool)
+        .await
+    })
+}
+
 /// Rows written since `since` (unix seconds), for the staff home.
 pub async fn count_since(db: &Db, agency_id: i64, since: i64) -> Result<i64, sqlx::Error> {
     on_db!(db, |pool| {

@@ -30,12 +30,22 @@ pub struct Card {
 #[template(path = "web/staff_home.html")]
 struct StaffHome<'a> {
     ctx: &'a Ctx,
+    /// Failed attempts on the account since its last sign-in, shown once.
+    signin_warning: Option<String>,
     cards: Vec<Card>,
     accounts: Vec<(&'static str, i64)>,
 }
 
-async fn home(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
+async fn home(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: tower_sessions::Session,
+) -> AppResult<Response> {
     let agency = ctx.agency()?;
+    let signin_warning: Option<String> = session
+        .remove(crate::platform::routes::signin::SIGNIN_WARNING)
+        .await
+        .map_err(anyhow::Error::from)?;
     let (officers, units, districts) = roster::counts(&state.db, agency.id).await?;
     let population: i64 = roster::districts(&state.db, agency.id)
         .await?
@@ -128,6 +138,7 @@ async fn home(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
     }
     page(StaffHome {
         ctx: &ctx,
+        signin_warning,
         cards,
         accounts,
     })

@@ -17,9 +17,23 @@ async fn actions(app: &TestApp, agency_id: i64) -> Vec<String> {
     rows.into_iter().map(|e| e.action).collect()
 }
 
+/// The sign-in page's answer with the parts that differ by request taken out (the username
+/// typed is echoed back, and the form carries a fresh CSRF token).
+fn answer(body: &str, username: &str) -> String {
+    let body = body.replace(username, "USERNAME");
+    let mut out = String::new();
+    for line in body.lines() {
+        if !line.contains("csrf") {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 db_test!(wrong_passwords_lock_the_account_for_ten_minutes, |app| {
     let a = app.agency("riverton", "Riverton PD").await;
-    let (_, password) = app.user(&a, "ana", Role::Analyst).await;
+    let (u, password) = app.user(&a, "ana", Role::Analyst).await;
     let mut c = app.client();
 
     for attempt in 1..=4 {
@@ -32,22 +46,22 @@ db_test!(wrong_passwords_lock_the_account_for_ten_minutes, |app| {
         );
     }
     let r = c.sign_in("riverton", "ana", "wrong password here").await;
-    assert!(
-        r.body.contains("locked for 10 minutes"),
-        "fifth failure locks: {}",
-        r.body
-    );
+    r.assert_status(StatusCode::OK);
+    let user = lantern::platform::accounts::find_by_username(&app.db, a.id, "ana")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(user.is_locked(app.clock.unix()), "the fifth failure locks");
 
-    // The right password does not get in while locked.
+    // While locked, even the right password does not get in.
     let r = c.sign_in("riverton", "ana", &password).await;
     r.assert_status(StatusCode::OK);
-    assert!(r.body.contains("locked for 10 minutes"), "{}", r.body);
     assert!(!c.get("/riverton/staff").await.status.is_success());
 
     app.clock.advance(9 * 60);
     let r = c.sign_in("riverton", "ana", &password).await;
     assert!(
-        r.body.contains("locked for 1 minutes"),
+        !c.get("/riverton/staff").await.status.is_success(),
         "still locked after 9 minutes: {}",
         r.body
     );
@@ -60,7 +74,24 @@ db_test!(wrong_passwords_lock_the_account_for_ten_minutes, |app| {
         "unlocked after 10 minutes: {}",
         r.body
     );
-    c.get("/riverton/staff").await.assert_status(StatusCode::OK);
+    // The owner is told at once, on the page they land on, and only once: five wrong passwords
+    // and the two tries while it was locked.
+    let home = c.get("/riverton/staff").await;
+    home.assert_status(StatusCode::OK);
+    assert!(
+        home.body
+            .contains("there were 7 failed attempts to sign in to your account, and it was locked for 10 minutes"),
+        "{}",
+        home.body
+    );
+    assert!(
+        !c.get("/riverton/staff")
+            .await
+            .body
+            .contains("failed attempts"),
+        "the warning is shown once"
+    );
+    let _ = u;
 
     let log = actions(&app, a.id).await;
     let failures = log.iter().filter(|a| *a == "signin.failure").count();
@@ -69,6 +100,66 @@ db_test!(wrong_passwords_lock_the_account_for_ten_minutes, |app| {
     assert_eq!(log.iter().filter(|a| *a == "signin.locked").count(), 2);
     assert_eq!(log.last().map(String::as_str), Some("signin.success"));
 });
+
+db_test!(
+    a_locked_account_answers_as_an_unknown_username_does,
+    |app| {
+        let a = app.agency("riverton", "Riverton PD").await;
+        let (_, password) = app.user(&a, "jqpublic", Role::Analyst).await;
+        let mut c = app.client();
+        let unknown = answer(
+            &c.sign_in("riverton", "jqnobody", "wrong password here")
+                .await
+                .body,
+            "jqnobody",
+        );
+        let wrong = answer(
+            &c.sign_in("riverton", "jqpublic", "wrong password here")
+                .await
+                .body,
+            "jqpublic",
+        );
+        assert_eq!(
+            wrong, unknown,
+            "a wrong password says what an unknown name says"
+        );
+        for _ in 0..3 {
+            c.sign_in("riverton", "jqpublic", "wrong password here")
+                .await;
+        }
+        // The failure that locks, and attempts while locked (right password or wrong), say the same.
+        let locking = c
+            .sign_in("riverton", "jqpublic", "wrong password here")
+            .await;
+        assert_eq!(answer(&locking.body, "jqpublic"), unknown);
+        let right_while_locked = c.sign_in("riverton", "jqpublic", &password).await;
+        assert_eq!(answer(&right_while_locked.body, "jqpublic"), unknown);
+        assert!(!unknown.contains("This account is locked"), "{unknown}");
+        let es_unknown = c
+            .post(
+                "/riverton/es/signin",
+                &[
+                    ("username", "jqnobody"),
+                    ("password", "wrong password here"),
+                ],
+            )
+            .await;
+        let es_locked = c
+            .post(
+                "/riverton/es/signin",
+                &[
+                    ("username", "jqpublic"),
+                    ("password", "wrong password here"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            answer(&es_locked.body, "jqpublic"),
+            answer(&es_unknown.body, "jqnobody"),
+            "in Spanish too"
+        );
+    }
+);
 
 db_test!(a_success_resets_the_failure_count, |app| {
     let a = app.agency("riverton", "Riverton PD").await;
@@ -312,7 +403,11 @@ db_test!(wrong_mfa_codes_count_toward_lockout, |app| {
     assert!(r.body.contains("locked for 10 minutes"), "{}", r.body);
     let code = mfa::code_at(&secret, app.clock.unix()).unwrap();
     let r = c.sign_in("riverton", "chief", &password).await;
-    assert!(r.body.contains("locked"), "the password step refuses too");
+    assert!(
+        r.body.contains("The username or password is not right"),
+        "the password step refuses too, saying no more than for any failure: {}",
+        r.body
+    );
     assert_ne!(
         c.post("/riverton/signin/mfa", &[("code", &code)])
             .await

@@ -201,7 +201,7 @@ pub async fn mfa_submit(
         .flatten()
         .map(|a| a.stage);
     if stage == Some(Stage::Enrol) {
-        complete(&state, agency, user, ip.as_deref(), now, true).await?;
+        complete(&state, &session, agency, user, ip.as_deref(), now, true).await?;
         promote(&session, agency.id, user.id).await?;
         let next: Option<String> = session.remove("next").await.ok().flatten();
         return Ok(Redirect::to(&next.unwrap_or_else(|| ctx.staff_url("/staff"))).into_response());

@@ -116,6 +116,8 @@ pub struct SignInForm {
     next: String,
 }
 
+/// Said only to someone who has already given the account's password (the two-step code
+/// stage): the password page answers a locked account as it answers any failure.
 fn locked_message(ctx: &Ctx, until: i64, now: i64) -> String {
     let minutes = ((until - now).max(1) + 59) / 60;
     ctx.tf("signin.locked", &[("minutes", &minutes.to_string())])
@@ -163,7 +165,11 @@ pub async fn submit(
         return again(ctx.t("signin.failed").to_string());
     };
 
-    if let Some(until) = user.locked_until.filter(|_| user.is_locked(now)) {
+    if user.is_locked(now) {
+        // A locked account answers exactly as an unknown username or a wrong password, in the
+        // same time: telling the visitor it is locked would tell them the username exists. The
+        // owner learns of it from the notice at their next sign-in, and the audit log has it.
+        let _ = accounts::verify_password(&f.password, &user.password_hash).await;
         audit::record(
             &state.db,
             agency.id,
@@ -176,11 +182,12 @@ pub async fn submit(
             .ip(ip.as_deref()),
         )
         .await?;
-        return again(locked_message(&ctx, until, now));
+        return again(ctx.t("signin.failed").to_string());
     }
 
     if !accounts::verify_password(&f.password, &user.password_hash).await {
-        let locked = fail(
+        // The failure that locks the account says no more than any other.
+        fail(
             &state,
             agency,
             &user,
@@ -190,10 +197,7 @@ pub async fn submit(
             now,
         )
         .await?;
-        return again(match locked {
-            Some(until) => locked_message(&ctx, until, now),
-            None => ctx.t("signin.failed").to_string(),
-        });
+        return again(ctx.t("signin.failed").to_string());
     }
 
     let stage = if user.mfa_enabled {
@@ -201,7 +205,7 @@ pub async fn submit(
     } else if agency.mfa_required && user.role().requires_mfa() {
         Stage::Enrol
     } else {
-        complete(&state, agency, &user, ip.as_deref(), now, false).await?;
+        complete(&state, &session, agency, &user, ip.as_deref(), now, false).await?;
         Stage::Full
     };
     // A new session id at every change of privilege defeats session fixation.
@@ -274,15 +278,45 @@ async fn fail(
     Ok(locked)
 }
 
-/// Records a completed sign-in.
+/// The session key of the warning the staff home shows once after a sign-in.
+pub const SIGNIN_WARNING: &str = "signin_warning";
+
+/// Records a completed sign-in, and leaves the owner a warning of the failed attempts on their
+/// account since their last sign-in (the sign-in page told the person trying nothing).
 pub(super) async fn complete(
     state: &AppState,
+    session: &Session,
     agency: &Agency,
     user: &User,
     ip: Option<&str>,
     now: i64,
     mfa: bool,
 ) -> AppResult<()> {
+    let since = user.last_sign_in_at.unwrap_or(user.created_at);
+    let (failures, locked_at) =
+        audit::failed_sign_ins_since(&state.db, agency.id, user.id, since).await?;
+    if failures > 0 {
+        let mut warning = if failures == 1 {
+            "Since you last signed in, there was 1 failed attempt to sign in to your account"
+                .to_string()
+        } else {
+            format!(
+                "Since you last signed in, there were {failures} failed attempts to sign in to your account"
+            )
+        };
+        if let Some(at) = locked_at {
+            warning.push_str(&format!(
+                ", and it was locked for {} minutes at {}",
+                accounts::LOCKOUT_SECONDS / 60,
+                crate::platform::clock::format_unix(at, agency.tz())
+            ));
+        }
+        warning.push_str(". If that was not you, tell your administrator: the audit log records each attempt and where it came from.");
+        session
+            .insert(SIGNIN_WARNING, warning)
+            .await
+            .map_err(anyhow::Error::from)?;
+    }
     let mut tx = state.db.begin().await?;
     accounts::record_sign_in(&mut tx, user, now).await?;
     audit::append(
@@ -378,7 +412,7 @@ pub async fn mfa_submit(
     )
     .await?;
     tx.commit().await?;
-    complete(&state, agency, user, ip.as_deref(), now, true).await?;
+    complete(&state, &session, agency, user, ip.as_deref(), now, true).await?;
     promote(&session, agency.id, user.id).await?;
     Ok(after_stage(&ctx, &session, Stage::Full).await)
 }
