@@ -13,10 +13,12 @@ use clap::{Args, Parser, Subcommand};
 use crate::platform::accounts::{self, CreateUserError, NewUser, Role};
 use crate::platform::agencies::{self, CreateAgencyError, NewAgency};
 use crate::platform::audit::{self, Actor};
+use crate::platform::audit_head;
 use crate::platform::backup;
 use crate::platform::clock::Clock;
 use crate::platform::config::Config;
 use crate::platform::db::{Db, one_line};
+use crate::platform::secrets::Key;
 use crate::web::AppState;
 
 #[derive(Parser, Debug)]
@@ -287,6 +289,20 @@ pub enum AuditCommand {
         /// Only this agency
         #[arg(long)]
         agency: Option<String>,
+        /// Also check the chain against a head kept outside the database: the line `audit
+        /// head` printed (or a file holding it). Rows cut from the end, or a chain rewritten
+        /// and re-hashed, pass the chain's own check but not this one
+        #[arg(long, value_name = "HEAD")]
+        head: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Print each agency's (or one's) chain head, signed by this deployment, as one line of
+    /// JSON to keep somewhere the database's administrators cannot rewrite
+    Head {
+        /// Only this agency
+        #[arg(long)]
+        agency: Option<String>,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -323,8 +339,11 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Agency { command } => agency(command).await,
         Command::User { command } => user(command).await,
         Command::Audit {
-            command: AuditCommand::Verify { agency, db },
-        } => audit_verify(&db.database_url, agency.as_deref()).await,
+            command: AuditCommand::Verify { agency, head, db },
+        } => audit_verify(&db.database_url, agency.as_deref(), head.as_deref()).await,
+        Command::Audit {
+            command: AuditCommand::Head { agency, db },
+        } => audit_head(&db.database_url, agency.as_deref()).await,
         Command::Stops { command } => stops(command).await,
         Command::Surveys { command } => surveys(command).await,
         Command::Backup { path, db } => {
@@ -717,21 +736,58 @@ async fn surveys(command: SurveysCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn audit_verify(database_url: &str, only: Option<&str>) -> anyhow::Result<ExitCode> {
-    let db = Db::connect_without_migrating(database_url).await?;
-    let all = agencies::list(&db).await?;
-    let targets: Vec<_> = match only {
+/// The agencies a command covers: all, or the one named.
+async fn agencies_of(db: &Db, only: Option<&str>) -> anyhow::Result<Vec<agencies::Agency>> {
+    let all = agencies::list(db).await?;
+    match only {
         Some(slug) => {
             let found: Vec<_> = all.into_iter().filter(|a| a.slug == slug).collect();
             if found.is_empty() {
                 anyhow::bail!("no agency with slug {slug:?}");
             }
-            found
+            Ok(found)
         }
-        None => all,
+        None => Ok(all),
+    }
+}
+
+async fn audit_verify(
+    database_url: &str,
+    only: Option<&str>,
+    head: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let db = Db::connect_without_migrating(database_url).await?;
+    // A head given on the command line, or the path of a file that holds one.
+    let kept = match head {
+        None => None,
+        Some(text) => {
+            let text = if text.trim_start().starts_with('{') {
+                text.to_string()
+            } else {
+                std::fs::read_to_string(text)
+                    .map_err(|e| anyhow::anyhow!("cannot read the head file {text:?}: {e}"))?
+            };
+            Some(audit_head::SignedHead::parse(&text).map_err(anyhow::Error::msg)?)
+        }
     };
+    let only = only.or(kept.as_ref().map(|h| h.agency.as_str()));
+    let targets = agencies_of(&db, only).await?;
+    let signer = audit_head::Signer::new(&Key::load_or_create(&db).await?);
     let mut broken = false;
     for agency in targets {
+        if let Some(kept) = &kept {
+            match audit_head::verify_against(&db, &signer, &agency, kept).await? {
+                Ok(v) => println!(
+                    "{}: intact, {} rows, holds the kept head (row {}), head {} {}",
+                    agency.slug, v.rows, kept.seq, v.head_seq, v.head_hash
+                ),
+                Err(reason) => {
+                    broken = true;
+                    println!("{}: BROKEN against the kept head: {reason}", agency.slug);
+                }
+            }
+            continue;
+        }
         let v = audit::verify(&db, agency.id).await?;
         match &v.first_break {
             None => println!(
@@ -749,6 +805,18 @@ async fn audit_verify(database_url: &str, only: Option<&str>) -> anyhow::Result<
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn audit_head(database_url: &str, only: Option<&str>) -> anyhow::Result<ExitCode> {
+    let db = Db::connect_without_migrating(database_url).await?;
+    let signer = audit_head::Signer::new(&Key::load_or_create(&db).await?);
+    for agency in agencies_of(&db, only).await? {
+        println!(
+            "{}",
+            audit_head::current(&db, &signer, &agency).await?.to_line()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

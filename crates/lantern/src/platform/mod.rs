@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod agencies;
 pub mod api_tokens;
 pub mod audit;
+pub mod audit_head;
 pub mod backup;
 pub mod clock;
 pub mod config;

@@ -113,6 +113,9 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/static/{file}", Public),
     // The agency's public pages.
     rule("GET", "/{agency}", Public),
+    // The audit chain's daily heads, published so copies can be kept outside the database.
+    rule("GET", "/{agency}/audit-heads", Public),
+    rule("GET", "/{agency}/audit-heads.json", Public),
     // Signing in and out.
     rule("GET", "/{agency}/signin", Public),
     rule("POST", "/{agency}/signin", Public),

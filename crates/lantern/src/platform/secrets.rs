@@ -78,6 +78,16 @@ impl Key {
         Key(bytes)
     }
 
+    /// A 32-byte key for one purpose, derived from this one (HMAC-SHA256 of the purpose), so
+    /// one deployment secret yields independent keys.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut mac =
+            hmac::Hmac::<Sha256>::new_from_slice(&self.0).expect("any key length works for HMAC");
+        mac.update(b"derive\0");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// HMAC-SHA256 of `message` under this key, base64url.
     pub fn sign(&self, purpose: &str, message: &[u8]) -> String {
         let mut mac =

@@ -352,3 +352,169 @@ db_test!(restricted_records_and_changes_are_audited, |app| {
     assert!(find("token.created").detail.contains("CAD"));
     assert!(audit::verify(&app.db, a.id).await.unwrap().is_intact());
 });
+
+/// Runs `lantern audit head` on the test database; returns its one line for the agency.
+fn cli_head(app: &TestApp) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lantern"))
+        .args([
+            "audit",
+            "head",
+            "--agency",
+            "riverton",
+            "--database-url",
+            &app.url,
+        ])
+        .env_remove("LANTERN_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Runs `lantern audit verify --head HEAD`; returns (exit code, stdout).
+fn cli_verify_head(app: &TestApp, head: &str) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lantern"))
+        .args([
+            "audit",
+            "verify",
+            "--head",
+            head,
+            "--database-url",
+            &app.url,
+        ])
+        .env_remove("LANTERN_DATABASE_URL")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Points the chain's recorded head at row `seq`, as someone rewriting the database would.
+async fn rewrite_head(app: &TestApp, agency: i64, seq: i64) {
+    app.exec(&format!(
+        "UPDATE audit_heads SET seq = {seq}, hash = (SELECT hash FROM audit_log WHERE agency_id = {agency} AND seq = {seq}) WHERE agency_id = {agency}"
+    ))
+    .await;
+}
+
+db_test!(
+    a_cut_tail_with_a_rewritten_head_fails_only_against_a_kept_head,
+    |app| {
+        let agency = chain(&app, 10).await;
+        let kept = cli_head(&app);
+        let head = lantern::platform::audit_head::SignedHead::parse(&kept).unwrap();
+        assert_eq!((head.agency.as_str(), head.seq), ("riverton", 10));
+        assert!(head.signature_is_valid());
+        let (code, out) = cli_verify_head(&app, &kept);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("holds the kept head (row 10)"), "{out}");
+
+        drop_guards(&app).await;
+        app.exec(&format!(
+            "DELETE FROM audit_log WHERE agency_id = {agency} AND seq >= 9"
+        ))
+        .await;
+        rewrite_head(&app, agency, 8).await;
+        // The chain's own check is fooled: that is what the kept head is for.
+        assert!(audit::verify(&app.db, agency).await.unwrap().is_intact());
+        assert_eq!(cli_verify(&app).0, 0);
+
+        let (code, out) = cli_verify_head(&app, &kept);
+        assert_eq!(code, 3, "{out}");
+        assert!(
+            out.contains("BROKEN against the kept head")
+                && out.contains("rows after 8 were deleted"),
+            "{out}"
+        );
+        // A head kept in a file works the same way.
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &kept).unwrap();
+        assert_eq!(cli_verify_head(&app, file.path().to_str().unwrap()).0, 3);
+    }
+);
+
+db_test!(
+    a_rewritten_and_rehashed_tail_fails_against_a_kept_head,
+    |app| {
+        let agency = chain(&app, 10).await;
+        let kept = cli_head(&app);
+        drop_guards(&app).await;
+        // Replace row 10 with a row of other content, correctly linked and hashed, and move the head.
+        let rows = audit::list(&app.db, agency, &audit::Filter::default(), 100)
+            .await
+            .unwrap();
+        let mut forged = rows.iter().find(|r| r.seq == 10).unwrap().clone();
+        forged.target = "thing:forged".into();
+        forged.hash = forged.expected_hash();
+        app.exec(&format!(
+            "DELETE FROM audit_log WHERE agency_id = {agency} AND seq = 10"
+        ))
+        .await;
+        app.exec(&format!(
+        "INSERT INTO audit_log (agency_id, seq, at, actor_id, actor, action, target, detail, ip, prev_hash, hash) \
+         VALUES ({agency}, 10, {}, NULL, '{}', '{}', '{}', '{}', NULL, '{}', '{}')",
+        forged.at, forged.actor, forged.action, forged.target, forged.detail, forged.prev_hash, forged.hash
+    ))
+    .await;
+        rewrite_head(&app, agency, 10).await;
+        assert!(audit::verify(&app.db, agency).await.unwrap().is_intact());
+
+        let (code, out) = cli_verify_head(&app, &kept);
+        assert_eq!(code, 3, "{out}");
+        assert!(out.contains("rewritten and re-hashed"), "{out}");
+
+        // An altered head is refused as such, before the chain is read.
+        let altered = kept.replace("\"seq\":10", "\"seq\":9");
+        let (code, out) = cli_verify_head(&app, &altered);
+        assert_eq!(code, 3, "{out}");
+        assert!(out.contains("signature does not match"), "{out}");
+        let (code, _) = cli_verify_head(&app, "{not a head");
+        assert_eq!(code, 1);
+    }
+);
+
+db_test!(the_daily_heads_are_public_and_verify, |app| {
+    let agency = chain(&app, 6).await;
+    let mut c = app.client();
+    let r = c.get("/riverton/audit-heads").await;
+    r.assert_status(StatusCode::OK);
+    assert!(
+        r.body.contains("Nothing has been written"),
+        "no day has ended yet"
+    );
+
+    app.clock.advance(2 * 24 * 3600);
+    audit::record(
+        &app.db,
+        agency,
+        app.clock.unix(),
+        &Event::new(&Actor::System("test"), "test.event", "thing:later"),
+    )
+    .await
+    .unwrap();
+    let r = c.get("/riverton/audit-heads.json").await;
+    r.assert_status(StatusCode::OK);
+    let days: Vec<serde_json::Value> = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(days.len(), 2, "{}", r.body);
+    for day in &days {
+        let head = lantern::platform::audit_head::SignedHead::parse(&day.to_string()).unwrap();
+        assert!(head.signature_is_valid(), "{day}");
+        // The day's last row is row 6: the seventh was written today.
+        assert_eq!(head.seq, 6, "{day}");
+        let (code, out) = cli_verify_head(&app, &day.to_string());
+        assert_eq!(code, 0, "{out}");
+    }
+    let es = c.get("/riverton/es/audit-heads").await;
+    es.assert_status(StatusCode::OK);
+    assert!(es.body.contains("huellas diarias"), "{}", es.body);
+    assert!(
+        es.body
+            .contains(&days[0]["hash"].as_str().unwrap().to_string())
+    );
+});

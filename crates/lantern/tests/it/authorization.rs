@@ -54,6 +54,8 @@ const EXPECTED: &[(&str, &str, Expect)] = &[
     ("GET", "/healthz", Everyone),
     ("GET", "/static/{file}", Everyone),
     ("GET", "/{agency}", Everyone),
+    ("GET", "/{agency}/audit-heads", Everyone),
+    ("GET", "/{agency}/audit-heads.json", Everyone),
     ("GET", "/{agency}/signin", Everyone),
     ("POST", "/{agency}/signin", Everyone),
     ("GET", "/{agency}/signin/mfa", MidSignIn),

@@ -7,6 +7,7 @@ use chrono::{NaiveDate, TimeZone};
 use serde::Deserialize;
 
 use crate::platform::audit::{self, Entry, Event, Filter, Verification};
+use crate::platform::audit_head::{self, DailyHead, Signer};
 use crate::platform::error::AppResult;
 use crate::web::ctx::Ctx;
 use crate::web::{AppState, page};
@@ -126,6 +127,56 @@ pub async fn browse(
         verification,
         problems,
     })
+}
+
+/// How many daily heads the public page lists.
+const PUBLISHED_DAYS: u32 = 31;
+
+#[derive(Template)]
+#[template(path = "platform/audit_heads.html")]
+struct HeadsPage<'a> {
+    ctx: &'a Ctx,
+    key: String,
+    heads: Vec<DailyHead>,
+}
+
+/// The public page of daily chain heads: anyone (a resident, a journalist, a web archive) can
+/// keep a copy, and a later rewrite of the log will no longer hold the heads they kept.
+pub async fn public_heads(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
+    let agency = ctx.agency()?;
+    let signer = Signer::new(&state.key);
+    let heads = audit_head::daily(
+        &state.db,
+        &signer,
+        agency,
+        state.clock.unix(),
+        PUBLISHED_DAYS,
+    )
+    .await?;
+    page(HeadsPage {
+        ctx: &ctx,
+        key: signer.public_key(),
+        heads,
+    })
+}
+
+/// The same heads as JSON, for harvesting.
+pub async fn public_heads_json(
+    State(state): State<AppState>,
+    ctx: Ctx,
+) -> AppResult<axum::Json<Vec<DailyHead>>> {
+    let agency = ctx.agency()?;
+    let signer = Signer::new(&state.key);
+    Ok(axum::Json(
+        audit_head::daily(
+            &state.db,
+            &signer,
+            agency,
+            state.clock.unix(),
+            PUBLISHED_DAYS,
+        )
+        .await?,
+    ))
 }
 
 #[cfg(test)]

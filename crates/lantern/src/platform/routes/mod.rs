@@ -51,6 +51,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/{agency}/staff/tokens/{id}/revoke", post(tokens::revoke))
         .route("/{agency}/staff/audit", get(audit::browse))
+        .route("/{agency}/audit-heads", get(audit::public_heads))
+        .route("/{agency}/audit-heads.json", get(audit::public_heads_json))
         .route("/{agency}/staff/officers", get(roster::officers))
         .route("/{agency}/staff/officers/{id}", get(roster::officer))
 }
