@@ -14,6 +14,7 @@ pub mod config;
 pub mod csrf;
 pub mod db;
 pub mod error;
+pub mod mail;
 pub mod mfa;
 pub mod policy;
 pub mod roster;

@@ -22,9 +22,6 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Message};
-use lettre::transport::smtp::AsyncSmtpTransport;
-use lettre::transport::smtp::extension::ClientId;
-use lettre::{AsyncTransport, Tokio1Executor};
 use serde::Serialize;
 use tokio::sync::{Mutex, Notify};
 use tokio_rustls::rustls;
@@ -36,6 +33,7 @@ use crate::platform::audit::{self, Actor, Event};
 use crate::platform::config::Config;
 use crate::platform::db::{Db, redact_url};
 use crate::platform::error::FieldError;
+use crate::platform::mail::Mailer;
 use crate::web::AppState;
 use crate::web::i18n::{self, Lang};
 
@@ -272,12 +270,6 @@ impl fmt::Display for SendError {
     }
 }
 
-struct Mail {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
-    from: Mailbox,
-    shown: String,
-}
-
 struct Sms {
     /// The webhook without its credentials.
     url: url::Url,
@@ -290,7 +282,7 @@ struct Sms {
 
 /// The configured ways out. A channel without one keeps its invitations waiting.
 pub struct Transports {
-    mail: Option<Mail>,
+    mail: Option<Mailer>,
     sms: Option<Sms>,
     /// A configuration that could not be used, shown on the staff page.
     pub problems: Vec<String>,
@@ -312,44 +304,6 @@ impl Header for ListUnsubscribe {
     fn display(&self) -> HeaderValue {
         HeaderValue::new(Self::name(), format!("<{}>", self.0))
     }
-}
-
-fn public_host(config: &Config) -> Option<String> {
-    config
-        .public_url
-        .as_deref()
-        .and_then(|u| url::Url::parse(u).ok())
-        .and_then(|u| u.host_str().map(str::to_string))
-}
-
-fn mail_of(config: &Config) -> Result<Option<Mail>, String> {
-    let Some(smtp_url) = &config.delivery.smtp_url else {
-        return Ok(None);
-    };
-    let shown = redact_url(smtp_url);
-    let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url).map_err(|e| {
-        format!("LANTERN_SMTP_URL {shown} cannot be used: {e} (use smtp://HOST:PORT, smtp://USER:PASS@HOST:587?tls=required or smtps://USER:PASS@HOST)")
-    })?;
-    let host = public_host(config);
-    let mut builder = builder.timeout(Some(Duration::from_secs(20)));
-    // EHLO names this server by its public host, unless the URL's path names it already.
-    let named_in_url = url::Url::parse(smtp_url).is_ok_and(|u| u.path().len() > 1);
-    if let (Some(h), false) = (&host, named_in_url) {
-        builder = builder.hello_name(ClientId::Domain(h.clone()));
-    }
-    let from_text = config
-        .delivery
-        .mail_from
-        .clone()
-        .unwrap_or_else(|| format!("surveys@{}", host.as_deref().unwrap_or("localhost")));
-    let from: Mailbox = from_text
-        .parse()
-        .map_err(|e| format!("LANTERN_MAIL_FROM {from_text:?} is not an e-mail address ({e})"))?;
-    Ok(Some(Mail {
-        transport: builder.build(),
-        from,
-        shown,
-    }))
 }
 
 fn tls_config() -> Arc<rustls::ClientConfig> {
@@ -416,7 +370,7 @@ fn sms_of(config: &Config) -> Result<Option<Sms>, String> {
 impl Transports {
     pub fn from_config(config: &Config) -> Transports {
         let mut problems = Vec::new();
-        let mail = mail_of(config).unwrap_or_else(|e| {
+        let mail = Mailer::from_config(config).unwrap_or_else(|e| {
             problems.push(e);
             None
         });
@@ -436,7 +390,7 @@ impl Transports {
 
     /// Refuses a configuration that cannot work, before the server starts.
     pub fn check(config: &Config) -> anyhow::Result<()> {
-        mail_of(config).map_err(anyhow::Error::msg)?;
+        Mailer::from_config(config).map_err(anyhow::Error::msg)?;
         sms_of(config).map_err(anyhow::Error::msg)?;
         Ok(())
     }
@@ -455,7 +409,7 @@ impl Transports {
             "email" => self
                 .mail
                 .as_ref()
-                .map(|m| format!("{} as {}", m.shown, m.from)),
+                .map(|m| format!("{} as {}", m.shown(), m.from())),
             "sms" => self.sms.as_ref().map(|s| s.shown.clone()),
             _ => None,
         }
@@ -481,24 +435,19 @@ impl Transports {
     }
 }
 
-async fn send_mail(mail: &Mail, agency_name: &str, m: &Outgoing) -> Result<(), SendError> {
+async fn send_mail(mail: &Mailer, agency_name: &str, m: &Outgoing) -> Result<(), SendError> {
     let to: Mailbox =
         m.to.parse()
             .map_err(|e| SendError::Permanent(format!("not an e-mail address: {e}")))?;
-    // A bare sender address gets the agency's name, so residents see who writes.
-    let from = match &mail.from.name {
-        Some(_) => mail.from.clone(),
-        None => Mailbox::new(Some(agency_name.to_string()), mail.from.email.clone()),
-    };
     let message = Message::builder()
-        .from(from)
+        .from(mail.sender(agency_name))
         .to(to)
         .subject(m.subject.clone())
         .header(ContentType::TEXT_PLAIN)
         .header(ListUnsubscribe(m.opt_out.clone()))
         .body(m.body.clone())
         .map_err(|e| SendError::Permanent(format!("the message cannot be built: {e}")))?;
-    match mail.transport.send(message).await {
+    match mail.send(message).await {
         Ok(_) => Ok(()),
         Err(e) if e.is_permanent() => Err(SendError::Permanent(format!(
             "the mail server refused it: {e}"

@@ -53,6 +53,8 @@ pub struct StateInner {
     /// The deployment key (signs CSRF tokens).
     pub key: Key,
     pub signin_limiter: Arc<SignInLimiter>,
+    /// The deployment's SMTP server, when one is configured (account notices).
+    pub mailer: Option<Arc<crate::platform::mail::Mailer>>,
     pub surveys: crate::surveys::Runtime,
 }
 
@@ -68,12 +70,21 @@ impl AppState {
         let key = Key::load_or_create(&db).await?;
         let signin_limiter = crate::platform::routes::signin::limiter(&config);
         let surveys = crate::surveys::Runtime::start(&db, &config);
+        // A configuration that cannot work is refused before the server starts; here it is
+        // only logged (the survey slice's staff page shows it too).
+        let mailer = crate::platform::mail::Mailer::from_config(&config)
+            .unwrap_or_else(|e| {
+                tracing::error!("{e}");
+                None
+            })
+            .map(Arc::new);
         Ok(AppState(Arc::new(StateInner {
             db,
             config,
             clock,
             key,
             signin_limiter,
+            mailer,
             surveys,
         })))
     }

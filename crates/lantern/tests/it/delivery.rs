@@ -1247,3 +1247,66 @@ db_test!(the_deliver_command_runs_one_pass_for_cron, |app| {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.starts_with("error: LANTERN_SMTP_URL"), "{stderr}");
 });
+
+// ---------------------------------------------------------------------------------------------
+// Account notices through the same mail server
+
+delivery_test!(
+    a_locked_account_s_owner_is_told_by_e_mail,
+    |app, mail, _sms| {
+        let a = app.agency("riverton", "Riverton PD").await;
+        let (u, _) = app.user(&a, "jqpublic", Role::Analyst).await;
+        app.exec(&format!(
+            "UPDATE users SET email = 'jq@riverton.example.gov' WHERE agency_id = {} AND id = {}",
+            a.id, u.id
+        ))
+        .await;
+        let (other, _) = app.user(&a, "nomail", Role::Analyst).await;
+        let _ = other;
+        let mut c = app.client();
+        for _ in 0..4 {
+            c.sign_in("riverton", "jqpublic", "wrong password here")
+                .await;
+            c.sign_in("riverton", "nomail", "wrong password here").await;
+        }
+        assert!(mail.take().is_empty(), "nothing is sent before the lock");
+        let r = c
+            .sign_in("riverton", "jqpublic", "wrong password here")
+            .await;
+        assert!(
+            !r.body.contains("This account is locked"),
+            "the page says nothing of it"
+        );
+        c.sign_in("riverton", "nomail", "wrong password here").await;
+
+        let mut got = Vec::new();
+        for _ in 0..100 {
+            got.extend(mail.take());
+            if !got.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            got.len(),
+            1,
+            "one notice, to the account with an address: {got:?}"
+        );
+        let m = &got[0];
+        assert_eq!(m.to, vec!["jq@riverton.example.gov".to_string()]);
+        assert!(
+            m.header("Subject").contains("account was locked"),
+            "{}",
+            m.data
+        );
+        let body = m.data.replace("=\n", "");
+        assert!(
+            body.contains("jqpublic") && body.contains("5 times in a row"),
+            "{body}"
+        );
+        assert!(
+            !body.contains("wrong password here"),
+            "never the password tried"
+        );
+    }
+);

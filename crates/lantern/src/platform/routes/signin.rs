@@ -275,7 +275,54 @@ async fn fail(
         .await?;
     }
     tx.commit().await?;
+    if let Some(until) = locked {
+        tell_owner_of_lock(state, agency, user, until, ip);
+    }
     Ok(locked)
+}
+
+/// E-mails the owner of an account that was just locked, if it has an address and a mail
+/// server is configured. It is sent in the background: the page that answered the failure
+/// must take no longer than any other failure.
+fn tell_owner_of_lock(
+    state: &AppState,
+    agency: &Agency,
+    user: &User,
+    until: i64,
+    ip: Option<&str>,
+) {
+    let (Some(mailer), false) = (state.mailer.clone(), user.email.trim().is_empty()) else {
+        return;
+    };
+    let Ok(to) = user.email.trim().parse::<lettre::message::Mailbox>() else {
+        return;
+    };
+    let body = format!(
+        "Someone failed to sign in to your {agency} account ({username}) {n} times in a row{from}, \
+         so it is locked until {until}.\n\n\
+         If that was you, wait and sign in again. If it was not, tell your administrator: the \
+         audit log records each attempt and the address it came from.\n\n\
+         This message was sent automatically.\n",
+        agency = agency.name,
+        username = user.username,
+        n = accounts::MAX_FAILED_ATTEMPTS,
+        from = ip
+            .map(|a| format!(" (the last from {a})"))
+            .unwrap_or_default(),
+        until = crate::platform::clock::format_unix(until, agency.tz()),
+    );
+    let message = lettre::Message::builder()
+        .from(mailer.sender(&agency.name))
+        .to(to)
+        .subject(format!("Your {} account was locked", agency.name))
+        .header(lettre::message::header::ContentType::TEXT_PLAIN)
+        .body(body);
+    let Ok(message) = message else { return };
+    tokio::spawn(async move {
+        if let Err(e) = mailer.send(message).await {
+            tracing::warn!("the account-locked notice could not be sent: {e}");
+        }
+    });
 }
 
 /// The session key of the warning the staff home shows once after a sign-in.
