@@ -4,7 +4,12 @@
 
 Columns as SOPP publishes them (plus district): dates 2015-2019, times busiest in the evening,
 six districts, SOPP race categories, searches and hits at rates that differ by group, about 2%
-of values missing. No raw_row_number, so Lantern keys rows by hashing them (its slower path).
+of sexes missing, and a few missing values in every yes/no field (search_conducted,
+contraband_found of a search, frisk_performed, arrest_made, citation_issued, warning_issued),
+so that the tools' rates agree only if each leaves them out of its denominator (SOPP's
+mean(x, na.rm = TRUE)); a missing arrest_made keeps its outcome, which must not count. The
+fields keep SOPP's relations (contraband_found only on a search; outcome the strictest action).
+No raw_row_number, so Lantern keys rows by hashing them (its slower path).
 Deterministic for a seed. Used by the side-by-side benchmarks in bench/.
 """
 import sys
@@ -44,6 +49,15 @@ for offset in range(0, rows, chunk):
     hit = searched & (rng.random(n) < HIT_P[race_i])
     arrest = rng.random(n) < np.where(hit, 0.5, 0.03)
     cite = ~arrest & (rng.random(n) < 0.5)
+    frisk = rng.random(n) < 0.03
+
+    def gaps(p):
+        return rng.random(n) < p
+
+    def yes_no(v, missing):
+        return np.where(missing, "NA", np.where(v, "TRUE", "FALSE"))
+
+    search_na = gaps(0.0005)
     lat = 39.95 + rng.normal(0, 0.05, n)
     lng = -75.16 + rng.normal(0, 0.05, n)
     df = pd.DataFrame({
@@ -57,12 +71,13 @@ for offset in range(0, rows, chunk):
         "subject_sex": np.where(rng.random(n) < 0.35, "female", "male"),
         "subject_age": rng.integers(16, 85, n),
         "type": np.where(rng.random(n) < 0.1, "pedestrian", "vehicular"),
-        "arrest_made": np.where(arrest, "TRUE", "FALSE"),
-        "citation_issued": np.where(cite, "TRUE", "FALSE"),
-        "warning_issued": np.where(~arrest & ~cite, "TRUE", "FALSE"),
+        "arrest_made": yes_no(arrest, gaps(0.001)),
+        "citation_issued": yes_no(cite, gaps(0.001)),
+        "warning_issued": yes_no(~arrest & ~cite, gaps(0.001)),
         "outcome": np.where(arrest, "arrest", np.where(cite, "citation", "warning")),
-        "contraband_found": np.where(searched, np.where(hit, "TRUE", "FALSE"), "NA"),
-        "search_conducted": np.where(searched, "TRUE", "FALSE"),
+        "contraband_found": yes_no(hit, ~searched | search_na | gaps(0.01)),
+        "frisk_performed": yes_no(frisk, gaps(0.001)),
+        "search_conducted": yes_no(searched, search_na),
         "reason_for_stop": "Vehicle Code Violation",
     })
     missing = rng.random(n) < 0.02

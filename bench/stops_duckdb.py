@@ -6,7 +6,7 @@ import time
 
 import duckdb
 
-from vod_common import fit, sun_table
+from vod_common import RATES_SQL, fit, sun_table
 
 if os.path.exists(sys.argv[2]):
     os.remove(sys.argv[2])
@@ -17,12 +17,9 @@ con.execute(f"CREATE TABLE stops AS SELECT * FROM read_csv('{sys.argv[1]}', null
 t1 = time.perf_counter()
 if os.environ.get("LOAD_ONLY"):  # bench/stops_import_rounds.sh times the load alone
     sys.exit(print(f"load {t1 - t0:.2f} s"))
-rates = con.execute("""
-    SELECT subject_race, count(*) AS stops,
-           avg(CASE WHEN search_conducted THEN 1 ELSE 0 END) AS search_rate,
-           sum(CASE WHEN search_conducted AND contraband_found THEN 1 ELSE 0 END)
-             / sum(CASE WHEN search_conducted AND contraband_found IS NOT NULL THEN 1 ELSE 0 END) AS hit_rate
-    FROM stops GROUP BY 1 ORDER BY 1""").fetchdf()
+# SOPP's convention: each rate over the stops that recorded its field (avg skips NULL, as R's
+# mean(x, na.rm = TRUE)); the hit rate over searches that recorded contraband_found.
+rates = con.execute(RATES_SQL).fetchdf()
 t2 = time.perf_counter()
 dates = [r[0] for r in con.execute("SELECT DISTINCT CAST(date AS VARCHAR) FROM stops").fetchall()]
 con.register("sun", sun_table(dates))
@@ -43,6 +40,6 @@ by_d = con.execute(base.format(d=", district")).fetchdf()
 f1 = fit(plain, False)
 f2 = fit(by_d, True)
 t3 = time.perf_counter()
-print(rates.to_string())
+print(rates.to_string(float_format="{:.10f}".format))
 print(f"vod plain coef {f1[0]:.6f} se {f1[1]:.6f} cells {f1[2]}; district coef {f2[0]:.6f} se {f2[1]:.6f} cells {f2[2]}")
 print(f"load {t1 - t0:.2f} s, rates {t2 - t1:.2f} s, veil of darkness {t3 - t2:.2f} s")

@@ -17,6 +17,13 @@ run() {
   echo "re-import (all rows present):"; t "$bin" stops import --database-url "$url" --agency bench "$file"
   echo "analyses:"; t "$bin" stops analyze --database-url "$url" --agency bench > /tmp/lantern-analyze.json
   python3 -c "import json; d=json.load(open('/tmp/lantern-analyze.json'))['darkness']['fits']; print('  vod', [(f['form'], round(f['coefficient'], 6), round(f['std_error'], 6), f['cells']) for f in d])"
+  # The rates as the DuckDB and pandas scripts print them (rate, and stops without the field).
+  python3 - <<'PY'
+import json
+a = json.load(open('/tmp/lantern-analyze.json'))['analysis']['rates']
+for t in a:
+    print(f"  {t['key']:9}", " ".join(f"{r['group']}={r['rate']:.10f}/{r['not_recorded']}" for r in t['rows'] if r['rate'] is not None))
+PY
 }
 db=$(mktemp -d)/bench.db
 echo "== SQLite"

@@ -8,7 +8,7 @@ import time
 
 import pandas as pd
 
-from vod_common import fit, sun_table
+from vod_common import FIELDS, fit, sun_table
 
 t0 = time.perf_counter()
 df = pd.read_csv(sys.argv[1], na_values=["NA"], keep_default_na=False,
@@ -21,11 +21,19 @@ with sqlite3.connect(sys.argv[2]) as con:
 t1 = time.perf_counter()
 if os.environ.get("LOAD_ONLY"):  # bench/stops_import_rounds.sh times the load alone
     sys.exit(print(f"load {t1 - t0:.2f} s"))
-g = df.assign(searched=df.search_conducted == True,
-              hit=(df.search_conducted == True) & (df.contraband_found == True))
-rates = g.groupby("subject_race").agg(stops=("date", "size"), searches=("searched", "sum"), hits=("hit", "sum"))
-rates["search_rate"] = rates.searches / rates.stops
-rates["hit_rate"] = rates.hits / rates.searches
+# SOPP's convention: each rate over the stops that recorded its field (mean skips NaN, as R's
+# mean(x, na.rm = TRUE)); the hit rate over searches that recorded contraband_found.
+by = df.subject_race
+cols = {"stops": df.date.groupby(by).size()}
+for f in FIELDS:
+    x = df[f].astype(float)
+    cols[f"{f}_rate"] = x.groupby(by).mean()
+    cols[f"{f}_missing"] = x.isna().groupby(by).sum()
+searched = df.search_conducted == True
+hit = df.contraband_found.astype(float).where(searched)
+cols["hit_rate"] = hit.groupby(by).mean()
+cols["hit_missing"] = (searched & df.contraband_found.isna()).groupby(by).sum()
+rates = pd.DataFrame(cols)
 t2 = time.perf_counter()
 v = df[df.subject_race.isin(["black", "white"]) & df.time.notna()][["date", "time", "subject_race", "district"]]
 v = v.merge(sun_table(v.date.unique()), on="date")
@@ -42,6 +50,6 @@ by_d = v.groupby(["is_dark", "rounded_minute", "district"], as_index=False).agg(
 f1 = fit(plain, False)
 f2 = fit(by_d, True)
 t3 = time.perf_counter()
-print(rates[["stops", "search_rate", "hit_rate"]].to_string())
+print(rates.to_string(float_format="{:.10f}".format))
 print(f"vod plain coef {f1[0]:.6f} se {f1[1]:.6f} cells {f1[2]}; district coef {f2[0]:.6f} se {f2[1]:.6f} cells {f2[2]}")
 print(f"load {t1 - t0:.2f} s (read_csv {t_read - t0:.2f} s, to_sql {t1 - t_read:.2f} s), rates {t2 - t1:.2f} s, veil of darkness {t3 - t2:.2f} s")

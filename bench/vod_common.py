@@ -16,6 +16,16 @@ from suncalc import get_times
 
 LAT, LNG, TZ = 39.9525839, -75.1652215, "America/New_York"
 
+# The rates by race as Lantern computes them, SOPP's convention: each over the stops that
+# recorded its field, with the count that did not (the file has no search_basis, so every
+# search is discretionary). The columns every tool prints, in this order.
+FIELDS = ["search_conducted", "frisk_performed", "arrest_made", "citation_issued", "warning_issued"]
+RATES_SQL = "SELECT subject_race, count(*) AS stops, " + ", ".join(
+    f"avg(CAST({f} AS INT)) AS {f}_rate, count(*) - count({f}) AS {f}_missing" for f in FIELDS
+) + ", avg(CAST(contraband_found AS INT)) FILTER (WHERE search_conducted) AS hit_rate, " \
+    "count(*) FILTER (WHERE search_conducted AND contraband_found IS NULL) AS hit_missing " \
+    "FROM stops GROUP BY 1 ORDER BY 1"
+
 
 def sun_table(dates):
     zone = zoneinfo.ZoneInfo(TZ)

@@ -54,6 +54,7 @@ fn rate_tables(bencher: divan::Bencher) {
             arrests: 200,
             citations: 5_000,
             warnings: 3_000,
+            ..Default::default()
         })
         .collect();
     bencher.bench(|| analysis::rate_tables(divan::black_box(&totals), 10));

@@ -176,7 +176,17 @@ impl Db {
             Db::Sqlite(pool) => migrator(Backend::Sqlite).run(pool).await,
             Db::Postgres(pool) => migrator(Backend::Postgres).run(pool).await,
         };
-        result.map_err(|e| DbError::Migrate(one_line(&e)))
+        result.map_err(|e| DbError::Migrate(one_line(&e)))?;
+        // A change of the analysis store's format is a migration of what it counts.
+        crate::transparency::store::rebuild_stale_cells(self)
+            .await
+            .map_err(|e| {
+                DbError::Migrate(format!(
+                    "rebuilding the stop analysis store: {}",
+                    one_line(&e)
+                ))
+            })?;
+        Ok(())
     }
 
     /// Begins a write transaction. On SQLite it takes the write lock up front
@@ -233,6 +243,7 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = migrations!("sqlite":
     "0005_stop_chunks.sql",
     "0007_stop_month_cells.sql",
     "0008_stop_import_claims.sql",
+    "0009_stop_cells_missing.sql",
 );
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = migrations!("postgres":
     "0001_platform.sql",
@@ -243,6 +254,7 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = migrations!("postgres":
     "0006_stop_chunks_uncompressed.sql",
     "0007_stop_month_cells.sql",
     "0008_stop_import_claims.sql",
+    "0009_stop_cells_missing.sql",
 );
 
 fn migrator(backend: Backend) -> Migrator {

@@ -3,9 +3,11 @@
 //! - **Benchmark test**: stops per resident of each group against White residents, with the
 //!   ratio's log-scale (Katz) interval. Residential population is a weak benchmark (who drives
 //!   where is not who lives there), so the page says so.
-//! - **Rates**: search rate (searches per stop), hit rate (contraband found per search with a
-//!   recorded result, among discretionary searches: SOPP's outcome test, pooled and per
-//!   district), frisk, arrest, citation and warning rates; each with a Wilson
+//! - **Rates**: search rate (searches per stop that recorded `search_conducted`), hit rate
+//!   (contraband found per search with a recorded result, among discretionary searches: SOPP's
+//!   outcome test, pooled and per district), frisk, arrest, citation and warning rates, each
+//!   over the stops that recorded its field as SOPP computes them (R's `mean(x, na.rm =
+//!   TRUE)`), with the count that did not ([`RATES_METHOD`]); each with a Wilson
 //!   interval, the ratio to White with its Katz interval and a two-sided test of ratio = 1,
 //!   Benjamini–Hochberg-adjusted across the groups of one table.
 //! - **Veil of darkness**: SOPP's test (`lib/veil_of_darkness.R` of the Stanford Open Policing
@@ -59,6 +61,9 @@ pub struct RateRow {
     pub q_value: Option<f64>,
     /// True when a count is below the small-cell threshold and the row is withheld.
     pub suppressed: bool,
+    /// Stops (for the hit rate: searches) of the group that did not record the rate's field,
+    /// left out of the denominator rather than counted as "no"; withheld with the row.
+    pub not_recorded: Option<i64>,
 }
 
 /// A table of rates.
@@ -70,6 +75,11 @@ pub struct RateTable {
     pub denominator: String,
     pub rows: Vec<RateRow>,
     pub caution: String,
+    /// What `not_recorded` counts in this table, e.g. "Stops without search_conducted".
+    pub not_recorded_label: String,
+    /// Where the counted field comes from, when that needs saying (arrest, citation and
+    /// warning: the file's own column, or `outcome`).
+    pub source: String,
 }
 
 /// The log-scale standard error of a Katz interval, recovered from its ends.
@@ -111,6 +121,7 @@ pub fn rate_table(
                 p_value: None,
                 q_value: None,
                 suppressed: hidden,
+                not_recorded: None,
             };
             if hidden || *n <= 0 || x > n {
                 return row;
@@ -160,6 +171,8 @@ pub fn rate_table(
         denominator: denominator.into(),
         rows,
         caution: caution.into(),
+        not_recorded_label: String::new(),
+        source: String::new(),
     }
 }
 
@@ -177,6 +190,12 @@ pub struct GroupTotals {
     pub arrests: i64,
     pub citations: i64,
     pub warnings: i64,
+    pub search_missing: i64,
+    pub frisk_missing: i64,
+    pub arrest_missing: i64,
+    pub citation_missing: i64,
+    pub warning_missing: i64,
+    pub discretionary_missing_result: i64,
 }
 
 pub fn totals_by_group(cells: &[Cell]) -> Vec<GroupTotals> {
@@ -204,6 +223,12 @@ pub fn totals_by_group(cells: &[Cell]) -> Vec<GroupTotals> {
         t.arrests += c.arrests;
         t.citations += c.citations;
         t.warnings += c.warnings;
+        t.search_missing += c.search_missing;
+        t.frisk_missing += c.frisk_missing;
+        t.arrest_missing += c.arrest_missing;
+        t.citation_missing += c.citation_missing;
+        t.warning_missing += c.warning_missing;
+        t.discretionary_missing_result += c.discretionary_missing_result;
     }
     out
 }
@@ -357,26 +382,43 @@ pub const HIT_CAUTION: &str = "The outcome test compares how often searches find
 pub const FRISK_CAUTION: &str = "Frisks are pat-downs for weapons; agencies record them differently, and many files leave them out. Compare groups within one agency, not across agencies.";
 pub const ARREST_CAUTION: &str = "Arrest and citation rates depend on what the stop found and on the law, not only on the officer's choice.";
 
+/// How the rates are computed, for the analysis page and the methodology.
+pub const RATES_METHOD: &str = "Each rate is over the stops that recorded its field, as the Stanford Open Policing Project computes it (R's mean(x, na.rm = TRUE)): a stop whose file leaves search_conducted, frisk_performed, arrest_made, citation_issued or warning_issued empty or NA is left out of that rate, not counted as a no, and each table says how many stops of each group did not record it. The hit rate is over discretionary searches that recorded contraband_found. Where a file has no arrest_made, citation_issued or warning_issued column, that outcome is counted from outcome (the strictest action taken); where it has the column, a missing value is missing whatever outcome says.";
+
 /// The rate tables of the analysis page.
 pub fn rate_tables(totals: &[GroupTotals], threshold: i64) -> Vec<RateTable> {
     let groups: Vec<&GroupTotals> = totals
         .iter()
         .filter(|t| GROUPS.contains(&t.group.as_str()))
         .collect();
-    // Rates per stop: (key, title, numerator, its count, caution).
+    // Rates per stop that recorded the field: (key, title, numerator, its count, the stops
+    // without the field, the field, caution).
     type PerStop = (
         &'static str,
         &'static str,
         &'static str,
         fn(&GroupTotals) -> i64,
+        fn(&GroupTotals) -> i64,
+        &'static str,
         &'static str,
     );
-    let per_stop = |(key, title, numerator, count, caution): PerStop| {
+    let per_stop = |(key, title, numerator, count, missing, field, caution): PerStop| {
         let counts: Vec<(String, i64, i64)> = groups
             .iter()
-            .map(|t| (t.group.clone(), count(t), t.stops))
+            .map(|t| (t.group.clone(), count(t), t.stops - missing(t)))
             .collect();
-        rate_table(&counts, threshold, key, title, numerator, "Stops", caution)
+        let mut table = rate_table(
+            &counts,
+            threshold,
+            key,
+            title,
+            numerator,
+            &format!("Stops that recorded {field}"),
+            caution,
+        );
+        table.not_recorded_label = format!("Stops without {field}");
+        let missing: Vec<i64> = groups.iter().map(|t| missing(t)).collect();
+        with_not_recorded(table, &missing)
     };
     let owned: Vec<GroupTotals> = groups.iter().map(|t| (*t).clone()).collect();
     vec![
@@ -385,15 +427,27 @@ pub fn rate_tables(totals: &[GroupTotals], threshold: i64) -> Vec<RateTable> {
             "Search rate",
             "Searches",
             |t| t.searches,
+            |t| t.search_missing,
+            "search_conducted",
             SEARCH_CAUTION,
         )),
-        per_stop(("frisk", "Frisk rate", "Frisks", |t| t.frisks, FRISK_CAUTION)),
+        per_stop((
+            "frisk",
+            "Frisk rate",
+            "Frisks",
+            |t| t.frisks,
+            |t| t.frisk_missing,
+            "frisk_performed",
+            FRISK_CAUTION,
+        )),
         hit_table(&owned, threshold),
         per_stop((
             "arrest",
             "Arrest rate",
             "Arrests",
             |t| t.arrests,
+            |t| t.arrest_missing,
+            "arrest_made",
             ARREST_CAUTION,
         )),
         per_stop((
@@ -401,6 +455,8 @@ pub fn rate_tables(totals: &[GroupTotals], threshold: i64) -> Vec<RateTable> {
             "Citation rate",
             "Citations",
             |t| t.citations,
+            |t| t.citation_missing,
+            "citation_issued",
             ARREST_CAUTION,
         )),
         per_stop((
@@ -408,15 +464,26 @@ pub fn rate_tables(totals: &[GroupTotals], threshold: i64) -> Vec<RateTable> {
             "Warning rate",
             "Warnings",
             |t| t.warnings,
+            |t| t.warning_missing,
+            "warning_issued",
             ARREST_CAUTION,
         )),
     ]
 }
 
+/// Each row's count of stops without the table's field (in row order), shown unless the row
+/// is withheld.
+fn with_not_recorded(mut table: RateTable, missing: &[i64]) -> RateTable {
+    for (row, m) in table.rows.iter_mut().zip(missing) {
+        row.not_recorded = (!row.suppressed).then_some(*m);
+    }
+    table
+}
+
 /// The outcome test: hit rates of discretionary searches (those not incident to arrest, an
 /// inventory or a warrant) with a recorded result.
 fn hit_table(totals: &[GroupTotals], threshold: i64) -> RateTable {
-    rate_table(
+    let mut table = rate_table(
         &totals
             .iter()
             .map(|t| {
@@ -433,7 +500,13 @@ fn hit_table(totals: &[GroupTotals], threshold: i64) -> RateTable {
         "Searches finding contraband",
         "Discretionary searches with a recorded result",
         HIT_CAUTION,
-    )
+    );
+    table.not_recorded_label = "Discretionary searches without contraband_found".into();
+    let missing: Vec<i64> = totals
+        .iter()
+        .map(|t| t.discretionary_missing_result)
+        .collect();
+    with_not_recorded(table, &missing)
 }
 
 /// The outcome test in one district.

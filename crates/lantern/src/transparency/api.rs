@@ -239,6 +239,13 @@ async fn create_import(
         now,
     )
     .await?;
+    store::record_sha256(
+        &state.db,
+        agency.id,
+        id,
+        &crate::platform::secrets::sha256_hex(&body),
+    )
+    .await?;
     let actor = ctx.actor();
     let ip = ctx.ip();
     let task_state = state.clone();

@@ -324,22 +324,27 @@ impl ChunkBuilder {
 
     /// The chunk's stops as the analysis store counts them.
     pub fn counted(&self) -> Counted<'_> {
-        let c = &self.columns;
-        fn coded<'a>(texts: &'a Texts, categories: &[&str]) -> (&'a [u32], Vec<Option<u8>>) {
-            (&texts.codes, texts.categories(categories))
-        }
-        Counted {
-            districts: &c.district.values,
-            columns: c,
-            district: &c.district.codes,
-            race: coded(&c.subject_race, &RACES),
-            sex: coded(&c.subject_sex, &SEXES),
-            stop_type: coded(&c.stop_type, &STOP_TYPES),
-            outcome: coded(&c.outcome, &OUTCOMES),
-            search_basis: coded(&c.search_basis, &SEARCH_BASES),
-        }
+        counted(&self.columns)
     }
+}
 
+fn counted(c: &Columns) -> Counted<'_> {
+    fn coded<'a>(texts: &'a Texts, categories: &[&str]) -> (&'a [u32], Vec<Option<u8>>) {
+        (&texts.codes, texts.categories(categories))
+    }
+    Counted {
+        districts: &c.district.values,
+        columns: c,
+        district: &c.district.codes,
+        race: coded(&c.subject_race, &RACES),
+        sex: coded(&c.subject_sex, &SEXES),
+        stop_type: coded(&c.stop_type, &STOP_TYPES),
+        outcome: coded(&c.outcome, &OUTCOMES),
+        search_basis: coded(&c.search_basis, &SEARCH_BASES),
+    }
+}
+
+impl ChunkBuilder {
     /// Serialises and compresses the chunk, its stops stored under `keys` (one each, in
     /// order), and empties the builder for the next chunk, keeping its memory: filling fresh
     /// memory for every chunk cost the kernel as much time as compressing them.
@@ -481,9 +486,29 @@ pub fn decode_keys(keys: &[u8]) -> impl Iterator<Item = u128> + '_ {
         .map(|k| u128::from_le_bytes(k.try_into().expect("16 bytes")))
 }
 
-/// The stops of one chunk, in the order they were written. Fails (naming what is wrong)
-/// rather than returning wrong stops when the stored value is damaged or of another format.
-pub fn decode(format: i64, rows: i64, keys: &[u8], data: &[u8]) -> Result<Vec<StoredStop>, String> {
+/// A stored chunk's columns, read back to be counted again (the analysis store rebuilt from
+/// the chunks when its format changes).
+pub struct StoredColumns(Columns);
+
+impl StoredColumns {
+    /// Decodes a stored chunk's `data`; fails (naming what is wrong) on a damaged value or
+    /// one of another format.
+    pub fn decode(format: i64, rows: i64, data: &[u8]) -> Result<StoredColumns, String> {
+        let c = columns(format, data)?;
+        if c.date.len() != rows as usize || c.flags.len() != rows as usize {
+            return Err(format!(
+                "stop chunk columns do not all have its {rows} rows"
+            ));
+        }
+        Ok(StoredColumns(c))
+    }
+
+    pub fn counted(&self) -> Counted<'_> {
+        counted(&self.0)
+    }
+}
+
+fn columns(format: i64, data: &[u8]) -> Result<Columns, String> {
     if format != FORMAT {
         return Err(format!(
             "stop chunk format {format} is not one this version reads ({FORMAT})"
@@ -491,8 +516,13 @@ pub fn decode(format: i64, rows: i64, keys: &[u8], data: &[u8]) -> Result<Vec<St
     }
     let plain = lz4_flex::block::decompress_size_prepended(data)
         .map_err(|e| format!("stop chunk does not decompress: {e}"))?;
-    let c: Columns =
-        postcard::from_bytes(&plain).map_err(|e| format!("stop chunk does not decode: {e}"))?;
+    postcard::from_bytes(&plain).map_err(|e| format!("stop chunk does not decode: {e}"))
+}
+
+/// The stops of one chunk, in the order they were written. Fails (naming what is wrong)
+/// rather than returning wrong stops when the stored value is damaged or of another format.
+pub fn decode(format: i64, rows: i64, keys: &[u8], data: &[u8]) -> Result<Vec<StoredStop>, String> {
+    let c = columns(format, data)?;
     let n = rows as usize;
     let lengths = [
         c.date.len(),

@@ -40,8 +40,8 @@ use crate::platform::secrets::hex;
 use crate::transparency::chunks::{CHUNK_ROWS, ChunkBuilder, EncodedChunk};
 use crate::transparency::mapping::{BoundMapping, Mapping};
 use crate::transparency::model::{
-    ImportReport, MAX_REPORTED_ERRORS, OUTCOMES, RACES, ReportedError, SEARCH_BASES, SEXES,
-    STOP_TYPES, StopRecord, StopRef,
+    FromOutcome, ImportReport, MAX_REPORTED_ERRORS, OUTCOMES, RACES, ReportedError, SEARCH_BASES,
+    SEXES, STOP_TYPES, StopRecord, StopRef,
 };
 use crate::transparency::store;
 use crate::transparency::tally::Tally;
@@ -494,6 +494,8 @@ enum Msg {
 
 struct ParseSummary {
     ignored_columns: Vec<String>,
+    /// Which outcomes the file's stops count from `outcome` (it has no column for them).
+    from_outcome: FromOutcome,
     sha256: String,
     /// What the stops added count for the analysis store.
     tally: Tally,
@@ -714,7 +716,7 @@ fn work(
     out: &mpsc::Sender<Msg>,
 ) -> Tally {
     let _guard = StopOnPanic { shared, blocks };
-    let mut tally = Tally::default();
+    let mut tally = Tally::new(bound.from_outcome());
     let mut sun = SunCache::new(agency);
     let mut keys = RowKeys::default();
     let mut spare = Spare::default();
@@ -885,6 +887,7 @@ fn parse(
     }
     let _ = out.blocking_send(Msg::Done(Box::new(ParseSummary {
         ignored_columns: bound.ignored.clone(),
+        from_outcome: bound.from_outcome(),
         sha256: hex(&reader.hasher.finalize()),
         tally,
     })));
@@ -940,8 +943,8 @@ pub async fn run(
     )
     .await;
     match &result {
-        Ok(report) if report.rejected => {
-            store::finish_import(db, agency.id, import_id, "failed", report, "", now).await?;
+        Ok((report, sha256)) if report.rejected => {
+            store::finish_import(db, agency.id, import_id, "failed", report, sha256, now).await?;
             audit::record(
                 db,
                 agency.id,
@@ -978,7 +981,7 @@ pub async fn run(
             .await?;
         }
     }
-    result
+    result.map(|(report, _)| report)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -993,7 +996,7 @@ async fn write(
     now: i64,
     progress: Option<Box<dyn Fn(u64) + Send>>,
     file: (Box<dyn Read + Send>, Option<u64>),
-) -> Result<ImportReport, ImportError> {
+) -> Result<(ImportReport, String), ImportError> {
     let mut first = begin_writing(db, agency.id, import_id).await?;
     let keys = KeySet::new(store::stop_keys(&mut first, agency.id).await?);
     // Nothing else publishes stops while the import holds its claim. A transaction is begun
@@ -1094,7 +1097,7 @@ async fn write(
         drop(tx);
         report.rows_inserted = 0;
         report.rows_duplicate = 0;
-        return Ok(report);
+        return Ok((report, summary.sha256));
     }
     let mut tx = match tx {
         Some(t) => t,
@@ -1102,6 +1105,7 @@ async fn write(
     };
     renew(&mut tx, agency.id, import_id).await?;
     finish_writing(&mut tx, agency.id, summary.tally).await?;
+    store::set_from_outcome(&mut tx, agency.id, import_id, summary.from_outcome).await?;
     store::finish_import_tx(
         &mut tx,
         agency.id,
@@ -1128,7 +1132,7 @@ async fn write(
     )
     .await?;
     tx.commit().await?;
-    Ok(report)
+    Ok((report, summary.sha256))
 }
 
 /// Stored chunks are committed once this many bytes were written since the last commit: the
@@ -1208,6 +1212,8 @@ pub async fn write_records(
         }
     }
     finish_writing(&mut tx, agency.id, tally).await?;
+    // The records carry every outcome field themselves.
+    store::set_from_outcome(&mut tx, agency.id, import_id, FromOutcome::default()).await?;
     let report = ImportReport {
         rows_read,
         rows_inserted: inserted,

@@ -24,6 +24,23 @@
 //!
 //! Every field is optional except `date`. Unknown keys are refused, so a typo in a mapping
 //! file is an error rather than a silently empty column.
+//!
+//! # Relations between fields
+//!
+//! Each value is checked alone, then the row's values against each other, as SOPP's
+//! standardised data keeps them (its data readme and the predicated columns of its
+//! standardisation code): a row that breaks one is invalid like a row with a bad value (the
+//! file is refused, or the row skipped).
+//!
+//! - `contraband_found` is recorded only on a stop with a search: `search_conducted` TRUE.
+//! - `search_basis` (the reason for the search) likewise needs `search_conducted` TRUE.
+//! - `outcome` is the strictest action taken: outcome X needs X's own column (`arrest_made`,
+//!   `citation_issued`, `warning_issued`) not FALSE, and no stricter action TRUE (arrest, then
+//!   citation, then warning; a summons ranks below an arrest only).
+//!
+//! A frisk is not a search in SOPP's schema (`frisk_performed` is recorded apart from
+//! `search_conducted`, and a frisk without a search is an ordinary stop), so no relation ties
+//! the two.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -33,7 +50,7 @@ use serde::Deserialize;
 use chrono::{NaiveDate, NaiveTime};
 
 use crate::transparency::model::{
-    OUTCOMES, RACES, RowError, SEARCH_BASES, SEXES, STOP_TYPES, StopRef,
+    FromOutcome, OUTCOMES, RACES, RowError, SEARCH_BASES, SEXES, STOP_TYPES, StopRef,
 };
 
 /// A field of a stop record, by its SOPP column name.
@@ -558,10 +575,123 @@ impl BoundMapping {
                 message: "is missing: every stop needs a date".into(),
             });
         }
+        self.check_relations(&r, row, line, &mut errors);
         if errors.is_empty() {
             Ok(r)
         } else {
             Err(errors)
+        }
+    }
+
+    /// The relations between fields that SOPP's standardised schema keeps (the module
+    /// documentation lists them): a few comparisons of values already read.
+    fn check_relations(
+        &self,
+        r: &StopRef,
+        row: &csv::StringRecord,
+        line: u64,
+        errors: &mut Vec<RowError>,
+    ) {
+        let searched = r.search_conducted == Some(true);
+        let mut refuse = |field: Field, message: String| {
+            let (column, value) = self.column_value(field, row);
+            errors.push(RowError {
+                line,
+                column,
+                value,
+                message,
+            });
+        };
+        if !searched {
+            let search = self.described(Field::SearchConducted, row);
+            if r.contraband_found.is_some() {
+                refuse(
+                    Field::ContrabandFound,
+                    format!(
+                        "is recorded on a stop without a search ({search}): contraband_found is recorded only when search_conducted is TRUE"
+                    ),
+                );
+            }
+            if r.search_basis.is_some() {
+                refuse(
+                    Field::SearchBasis,
+                    format!(
+                        "is recorded on a stop without a search ({search}): search_basis is recorded only when search_conducted is TRUE"
+                    ),
+                );
+            }
+        }
+        // `outcome` is the strictest action taken: arrest, then citation, then warning.
+        let Some(outcome) = r.outcome.map(|o| OUTCOMES[usize::from(o)]) else {
+            return;
+        };
+        let actions = [
+            (Field::ArrestMade, r.arrest_made),
+            (Field::CitationIssued, r.citation_issued),
+            (Field::WarningIssued, r.warning_issued),
+        ];
+        let rank = ["arrest", "citation", "warning"]
+            .iter()
+            .position(|a| *a == outcome);
+        for (i, (field, value)) in actions.into_iter().enumerate() {
+            let said = match (rank, value) {
+                // The outcome's own action, recorded as not taken.
+                (Some(k), Some(false)) if k == i => "FALSE",
+                // A stricter action than the outcome, recorded as taken (a summons is not
+                // ranked against a citation or a warning, only against an arrest).
+                (Some(k), Some(true)) if i < k => "TRUE",
+                (None, Some(true)) if i == 0 => "TRUE",
+                _ => continue,
+            };
+            let other = self.described(field, row);
+            refuse(
+                Field::Outcome,
+                format!(
+                    "does not agree with {other}: outcome is the strictest action taken (arrest, then citation, then warning), so {} cannot be {said} when outcome is {outcome:?}",
+                    field.name()
+                ),
+            );
+        }
+    }
+
+    /// The file's column of a field and its value in `row` ("" when the file has no column).
+    fn column_value(&self, field: Field, row: &csv::StringRecord) -> (String, String) {
+        match self.positions.iter().find(|p| p.field == field) {
+            Some(p) => (
+                p.column.clone(),
+                trim(row.get(p.index).unwrap_or(""))
+                    .chars()
+                    .take(80)
+                    .collect(),
+            ),
+            None => (field.name().to_string(), String::new()),
+        }
+    }
+
+    /// A field's column and value as a report names them: `search_conducted "FALSE"`, or that
+    /// the file has no such column.
+    fn described(&self, field: Field, row: &csv::StringRecord) -> String {
+        match self.positions.iter().find(|p| p.field == field) {
+            Some(p) => format!(
+                "{} {:?}",
+                p.column,
+                trim(row.get(p.index).unwrap_or(""))
+                    .chars()
+                    .take(80)
+                    .collect::<String>()
+            ),
+            None => format!("the file has no {} column", field.name()),
+        }
+    }
+
+    /// Which of arrest, citation and warning the file's stops count from `outcome`: those the
+    /// file has no column for.
+    pub fn from_outcome(&self) -> FromOutcome {
+        let has = |field: Field| self.positions.iter().any(|p| p.field == field);
+        FromOutcome {
+            arrest: !has(Field::ArrestMade),
+            citation: !has(Field::CitationIssued),
+            warning: !has(Field::WarningIssued),
         }
     }
 

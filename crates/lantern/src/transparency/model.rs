@@ -296,4 +296,64 @@ pub struct Cell {
     pub arrests: i64,
     pub citations: i64,
     pub warnings: i64,
+    /// Stops that did not record `search_conducted`, `frisk_performed`, arrest, citation and
+    /// warning: each rate is over the stops that recorded its field (SOPP's convention, R's
+    /// `mean(x, na.rm = TRUE)`), not counting a missing value as "no".
+    pub search_missing: i64,
+    pub frisk_missing: i64,
+    pub arrest_missing: i64,
+    pub citation_missing: i64,
+    pub warning_missing: i64,
+    /// Discretionary searches that did not record `contraband_found` (left out of the hit rate).
+    pub discretionary_missing_result: i64,
+}
+
+/// Which of arrest, citation and warning an import counts from `outcome` (SOPP's strictest
+/// action taken) because its file has no `arrest_made`, `citation_issued` or `warning_issued`
+/// column. Where the file has the column, its value is what counts, and a missing value is
+/// missing whatever `outcome` says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct FromOutcome {
+    pub arrest: bool,
+    pub citation: bool,
+    pub warning: bool,
+}
+
+impl FromOutcome {
+    /// The fields, each with its SOPP column and its `outcome` category.
+    pub const FIELDS: [(&'static str, &'static str); 3] = [
+        ("arrest_made", "arrest"),
+        ("citation_issued", "citation"),
+        ("warning_issued", "warning"),
+    ];
+
+    fn flags(self) -> [bool; 3] {
+        [self.arrest, self.citation, self.warning]
+    }
+
+    /// As `stop_imports.derived_from_outcome` holds it: the columns counted from `outcome`,
+    /// comma-separated ("" for none).
+    pub fn to_text(self) -> String {
+        Self::FIELDS
+            .iter()
+            .zip(self.flags())
+            .filter(|(_, on)| *on)
+            .map(|((column, _), _)| *column)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub fn from_text(text: &str) -> FromOutcome {
+        let has = |column: &str| text.split(',').any(|c| c == column);
+        FromOutcome {
+            arrest: has("arrest_made"),
+            citation: has("citation_issued"),
+            warning: has("warning_issued"),
+        }
+    }
+
+    /// Whether the `i`-th field (in [`FromOutcome::FIELDS`] order) is counted from `outcome`.
+    pub fn derived(self, i: usize) -> bool {
+        self.flags()[i]
+    }
 }

@@ -63,6 +63,11 @@ pub struct AnalysisResult {
     pub rates: Vec<RateTable>,
     /// The outcome test district by district (the pooled test is the `hit` table of `rates`).
     pub outcome_by_district: Vec<analysis::DistrictOutcome>,
+    /// Where arrests, citations and warnings come from: the files' own columns, or `outcome`
+    /// for imports whose file has no such column.
+    pub outcome_sources: Vec<store::OutcomeSource>,
+    /// How the rates are computed (denominators, missing values, outcome fields).
+    pub method: String,
 }
 
 pub async fn compute_analysis(
@@ -82,13 +87,28 @@ pub async fn compute_analysis(
     };
     let population = store::race_margin(db, agency.id, geography).await?;
     let threshold = agency.small_cell_threshold;
+    let outcome_sources = store::outcome_sources(db, agency.id).await?;
+    let mut rates = analysis::rate_tables(&totals, threshold);
+    for table in &mut rates {
+        let field = match table.key.as_str() {
+            "arrest" => "arrest_made",
+            "citation" => "citation_issued",
+            "warning" => "warning_issued",
+            _ => continue,
+        };
+        if let Some(source) = outcome_sources.iter().find(|s| s.field == field) {
+            table.source = source.sentence();
+        }
+    }
     Ok(AnalysisResult {
         scope: scope.clone(),
         small_cell_threshold: threshold,
         stops: totals.iter().map(|t| t.stops).sum(),
         benchmark: analysis::benchmark(&totals, &population, geography, months.len(), threshold),
-        rates: analysis::rate_tables(&totals, threshold),
+        rates,
         outcome_by_district: analysis::outcome_by_district(&cells, threshold),
+        outcome_sources,
+        method: analysis::RATES_METHOD.into(),
     })
 }
 
@@ -208,6 +228,13 @@ async fn upload(
         now,
     )
     .await?;
+    store::record_sha256(
+        &state.db,
+        agency.id,
+        id,
+        &crate::platform::secrets::sha256_hex(&bytes),
+    )
+    .await?;
     let actor = ctx.actor();
     let ip = ctx.ip();
     let task_state = state.clone();
@@ -282,6 +309,7 @@ struct ShownRate {
     ratio: String,
     ratio_interval: String,
     q: String,
+    not_recorded: String,
     note: String,
 }
 
@@ -336,6 +364,7 @@ fn show_table(t: &RateTable, threshold: i64) -> ShownTable {
                 _ => "—".into(),
             },
             q: fmt_p(r.q_value),
+            not_recorded: r.not_recorded.map(thousands).unwrap_or_else(|| "—".into()),
             note: if r.suppressed {
                 suppressed_text(threshold)
             } else if r.group == analysis::REFERENCE {
@@ -424,6 +453,7 @@ struct AnalysisPage<'a> {
     tables: Vec<ShownTable>,
     districts_outcome: ShownDistricts,
     query: String,
+    method: String,
 }
 
 /// The outcome test by district as one table: a row per district, a column per group; each
@@ -494,6 +524,7 @@ async fn analysis_page(
             .map(|t| show_table(t, threshold))
             .collect(),
         districts_outcome: show_districts(&result.outcome_by_district, threshold),
+        method: result.method.clone(),
     })
 }
 
@@ -620,7 +651,7 @@ pub async fn export_csv(
         "rates.csv" => {
             let r = compute_analysis(&state.db, agency, scope).await?;
             line(
-                "table,group,numerator,denominator,rate,rate_lower,rate_upper,ratio_to_white,ratio_lower,ratio_upper,p_value,bh_adjusted_p,suppressed"
+                "table,group,numerator,denominator,rate,rate_lower,rate_upper,ratio_to_white,ratio_lower,ratio_upper,p_value,bh_adjusted_p,suppressed,not_recorded"
                     .split(',')
                     .map(String::from)
                     .collect(),
@@ -650,6 +681,7 @@ pub async fn export_csv(
                         num(row.p_value),
                         num(row.q_value),
                         row.suppressed.to_string(),
+                        int(row.not_recorded),
                     ]);
                 }
             }
@@ -714,7 +746,7 @@ pub async fn export_csv(
         "cells.csv" => {
             let cells = store::cells(&state.db, agency.id, scope).await?;
             line(
-                "month,district,stop_type,subject_race,stops,searches,searches_with_outcome,hits,discretionary_searches_with_outcome,discretionary_hits,frisks,arrests,citations,warnings"
+                "month,district,stop_type,subject_race,stops,searches,searches_with_outcome,hits,discretionary_searches_with_outcome,discretionary_hits,frisks,arrests,citations,warnings,search_missing,frisk_missing,arrest_missing,citation_missing,warning_missing,discretionary_searches_missing_result"
                     .split(',')
                     .map(String::from)
                     .collect(),
@@ -742,6 +774,12 @@ pub async fn export_csv(
                     s(c.arrests),
                     s(c.citations),
                     s(c.warnings),
+                    s(c.search_missing),
+                    s(c.frisk_missing),
+                    s(c.arrest_missing),
+                    s(c.citation_missing),
+                    s(c.warning_missing),
+                    s(c.discretionary_missing_result),
                 ]);
             }
         }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::platform::db::{Backend, Db, Tx};
 use crate::transparency::chunks::{self, EncodedChunk};
 use crate::transparency::import::StoredStop;
-use crate::transparency::model::{Cell, ImportReport, StopImport};
+use crate::transparency::model::{Cell, FromOutcome, ImportReport, StopImport};
 use crate::transparency::tally::{self, LIGHT_DAYS, LIGHT_MINUTES, Light};
 use crate::{on_db, on_tx};
 
@@ -37,6 +37,25 @@ pub async fn create_import(
         .bind(now)
         .fetch_one(pool)
         .await
+    })
+}
+
+/// Records the SHA-256 of an import's file before the import reads it (the API and the page
+/// hold the whole file; the import records the hash it computes again as it reads).
+pub async fn record_sha256(
+    db: &Db,
+    agency_id: i64,
+    id: i64,
+    sha256: &str,
+) -> Result<(), sqlx::Error> {
+    on_db!(db, |pool| {
+        sqlx::query("UPDATE stop_imports SET sha256 = $3 WHERE agency_id = $1 AND id = $2")
+            .bind(agency_id)
+            .bind(id)
+            .bind(sha256)
+            .execute(pool)
+            .await
+            .map(|_| ())
     })
 }
 
@@ -404,7 +423,7 @@ pub async fn cells(db: &Db, agency_id: i64, scope: &Scope) -> Result<Vec<Cell>, 
         .fetch_all(pool)
         .await
     })?;
-    let mut sums: BTreeMap<(&str, &str, &str, &str), [u64; 10]> = BTreeMap::new();
+    let mut sums: BTreeMap<(&str, &str, &str, &str), [u64; tally::COUNTS]> = BTreeMap::new();
     for (month, district, text) in &rows {
         for line in tally::read_cells(text).map_err(|e| sqlx::Error::Decode(e.into()))? {
             let [stop_type, race, _, _] = line.names;
@@ -435,8 +454,233 @@ pub async fn cells(db: &Db, agency_id: i64, scope: &Scope) -> Result<Vec<Cell>, 
             arrests: count(c[7]),
             citations: count(c[8]),
             warnings: count(c[9]),
+            search_missing: count(c[10]),
+            frisk_missing: count(c[11]),
+            arrest_missing: count(c[12]),
+            citation_missing: count(c[13]),
+            warning_missing: count(c[14]),
+            discretionary_missing_result: count(c[15]),
         })
         .collect())
+}
+
+/// Records which outcomes an import counted from `outcome` (its file had no column for them).
+pub async fn set_from_outcome(
+    tx: &mut Tx,
+    agency_id: i64,
+    id: i64,
+    from_outcome: FromOutcome,
+) -> Result<(), sqlx::Error> {
+    let text = from_outcome.to_text();
+    on_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE stop_imports SET derived_from_outcome = $3 WHERE agency_id = $1 AND id = $2",
+        )
+        .bind(agency_id)
+        .bind(id)
+        .bind(&text)
+        .execute(&mut **c)
+        .await
+        .map(|_| ())
+    })
+}
+
+/// Where the agency's arrests, citations and warnings come from: for each of
+/// [`FromOutcome::FIELDS`], how many finished imports took it from the file's own column and
+/// how many from `outcome`.
+pub async fn outcome_sources(db: &Db, agency_id: i64) -> Result<Vec<OutcomeSource>, sqlx::Error> {
+    let rows: Vec<(Option<String>, i64)> = on_db!(db, |pool| {
+        sqlx::query_as(
+            "SELECT derived_from_outcome, COUNT(*) FROM stop_imports \
+             WHERE agency_id = $1 AND status = 'done' AND rows_inserted > 0 \
+             GROUP BY derived_from_outcome",
+        )
+        .bind(agency_id)
+        .fetch_all(pool)
+        .await
+    })?;
+    Ok(FromOutcome::FIELDS
+        .iter()
+        .enumerate()
+        .map(|(i, (column, _))| {
+            let mut source = OutcomeSource {
+                field: column.to_string(),
+                imports_from_column: 0,
+                imports_from_outcome: 0,
+            };
+            for (text, n) in &rows {
+                if FromOutcome::from_text(text.as_deref().unwrap_or("")).derived(i) {
+                    source.imports_from_outcome += n;
+                } else {
+                    source.imports_from_column += n;
+                }
+            }
+            source
+        })
+        .collect())
+}
+
+/// Where one of arrest, citation and warning is counted from, over an agency's imports.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct OutcomeSource {
+    /// arrest_made, citation_issued or warning_issued.
+    pub field: String,
+    /// Imports whose file has this column: its value counts, a missing value is missing.
+    pub imports_from_column: i64,
+    /// Imports whose file has no such column: counted from `outcome` (SOPP's strictest action
+    /// taken), missing where `outcome` is.
+    pub imports_from_outcome: i64,
+}
+
+impl OutcomeSource {
+    /// A sentence for the page under the rate's table.
+    pub fn sentence(&self) -> String {
+        let category = FromOutcome::FIELDS
+            .iter()
+            .find(|(c, _)| *c == self.field)
+            .map_or("", |(_, o)| *o);
+        match (self.imports_from_column, self.imports_from_outcome) {
+            (_, 0) => format!("Counted from the files' {} column.", self.field),
+            (0, _) => format!(
+                "Counted from outcome (= {category}): the files have no {} column, and outcome records only the strictest action taken.",
+                self.field
+            ),
+            (c, o) => format!(
+                "Counted from the {} column in {c} import(s) and from outcome (= {category}) in {o} import(s) whose files have no such column.",
+                self.field
+            ),
+        }
+    }
+}
+
+/// Counts the analysis store's cells (`stop_month_cells`) again from the stored chunks for
+/// every agency whose cells are of an older format than [`tally::CELLS_FORMAT`]: what they
+/// count cannot be converted (format 1 counted a missing value as "no"), but the stops
+/// themselves are in the chunks. Runs when the database is migrated, before anything reads the
+/// store; returns the agencies rebuilt.
+///
+/// An import of format 1 did not record which outcomes it took from `outcome`; it is taken to
+/// have had no column for a field when none of its stops records that field (a file with the
+/// column would record it for some stop), and that is then recorded on the import.
+pub async fn rebuild_stale_cells(db: &Db) -> Result<Vec<i64>, sqlx::Error> {
+    let agencies: Vec<i64> = on_db!(db, |pool| {
+        sqlx::query_scalar(
+            "SELECT DISTINCT agency_id FROM stop_month_cells WHERE format < $1 ORDER BY agency_id",
+        )
+        .bind(tally::CELLS_FORMAT)
+        .fetch_all(pool)
+        .await
+    })?;
+    for agency_id in &agencies {
+        rebuild_cells(db, *agency_id).await?;
+    }
+    Ok(agencies)
+}
+
+async fn rebuild_cells(db: &Db, agency_id: i64) -> Result<(), sqlx::Error> {
+    let decode_err = |e: String| sqlx::Error::Decode(e.into());
+    let mut tx = db.begin().await?;
+    if tx.backend() == Backend::Postgres {
+        // An import finishing meanwhile waits, then adds its counts to the rebuilt rows.
+        on_tx!(&mut tx, |c| {
+            sqlx::query("LOCK TABLE stop_month_cells IN EXCLUSIVE MODE")
+                .execute(&mut **c)
+                .await
+                .map(|_| ())
+        })?;
+    }
+    let imports: Vec<(i64, Option<String>)> = on_tx!(&mut tx, |c| {
+        sqlx::query_as(
+            "SELECT id, derived_from_outcome FROM stop_imports \
+             WHERE agency_id = $1 AND status = 'done' ORDER BY id",
+        )
+        .bind(agency_id)
+        .fetch_all(&mut **c)
+        .await
+    })?;
+    let mut counts = tally::Tally::default();
+    for (import_id, derived) in imports {
+        let from_outcome = match derived {
+            Some(text) => FromOutcome::from_text(&text),
+            None => {
+                // Which outcome fields no stop of the import records.
+                let mut recorded = [false; 3];
+                for chunk in import_chunks(&mut tx, agency_id, import_id).await? {
+                    let (format, rows, data) =
+                        import_chunk(&mut tx, agency_id, import_id, chunk).await?;
+                    let columns =
+                        chunks::StoredColumns::decode(format, rows, &data).map_err(decode_err)?;
+                    let stops = columns.counted();
+                    for i in 0..stops.len() {
+                        let flags = stops.get(i).flags;
+                        for (k, seen) in recorded.iter_mut().enumerate() {
+                            *seen |= chunks::flag(flags, k).is_some();
+                        }
+                    }
+                }
+                let from_outcome = FromOutcome {
+                    arrest: !recorded[0],
+                    citation: !recorded[1],
+                    warning: !recorded[2],
+                };
+                set_from_outcome(&mut tx, agency_id, import_id, from_outcome).await?;
+                from_outcome
+            }
+        };
+        counts.count_as(from_outcome);
+        for chunk in import_chunks(&mut tx, agency_id, import_id).await? {
+            let (format, rows, data) = import_chunk(&mut tx, agency_id, import_id, chunk).await?;
+            let columns = chunks::StoredColumns::decode(format, rows, &data).map_err(decode_err)?;
+            counts.count_chunk(&columns.counted());
+        }
+    }
+    counts.check().map_err(decode_err)?;
+    on_tx!(&mut tx, |c| {
+        sqlx::query("DELETE FROM stop_month_cells WHERE agency_id = $1")
+            .bind(agency_id)
+            .execute(&mut **c)
+            .await
+            .map(|_| ())
+    })?;
+    counts.write_cells(&mut tx, agency_id).await?;
+    tx.commit().await
+}
+
+/// The chunk numbers of one import (read one by one: an import's chunks can be gigabytes).
+async fn import_chunks(
+    tx: &mut Tx,
+    agency_id: i64,
+    import_id: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    on_tx!(tx, |c| {
+        sqlx::query_scalar(
+            "SELECT chunk FROM stop_chunks WHERE agency_id = $1 AND import_id = $2 ORDER BY chunk",
+        )
+        .bind(agency_id)
+        .bind(import_id)
+        .fetch_all(&mut **c)
+        .await
+    })
+}
+
+/// One chunk's format, stops and columns.
+async fn import_chunk(
+    tx: &mut Tx,
+    agency_id: i64,
+    import_id: i64,
+    chunk: i64,
+) -> Result<(i64, i64, Vec<u8>), sqlx::Error> {
+    on_tx!(tx, |c| {
+        sqlx::query_as(
+            "SELECT format, stops, data FROM stop_chunks \
+             WHERE agency_id = $1 AND import_id = $2 AND chunk = $3",
+        )
+        .bind(agency_id)
+        .bind(import_id)
+        .bind(chunk)
+        .fetch_one(&mut **c)
+        .await
+    })
 }
 
 /// The rows of `stop_month_cells` from month `from` to `to` (YYYY-MM, both included): month,

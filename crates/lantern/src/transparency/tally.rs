@@ -12,7 +12,7 @@ use chrono::Datelike;
 use crate::on_tx;
 use crate::platform::db::{Backend, Tx};
 use crate::transparency::chunks::{Counted, CountedStop, flag};
-use crate::transparency::model::{OUTCOMES, RACES, SEARCH_BASES, SEXES, STOP_TYPES};
+use crate::transparency::model::{FromOutcome, OUTCOMES, RACES, SEARCH_BASES, SEXES, STOP_TYPES};
 
 /// The age groups of the analysis store, youngest first.
 pub const AGE_GROUPS: [&str; 7] = [
@@ -40,8 +40,11 @@ pub fn age_group(age: Option<i64>) -> &'static str {
 }
 
 /// The counts of each cell of the analysis store, in the order `stop_month_cells.cells`
-/// lists them.
-pub const CELL_COUNTS: [&str; 10] = [
+/// lists them. The `_missing` counts are the stops that did not record the field: each rate is
+/// over the stops that recorded it (SOPP's convention), so a missing value must not count as
+/// "no". `discretionary_missing_result` is the discretionary searches without a recorded
+/// `contraband_found` (the hit rate's denominator leaves them out).
+pub const CELL_COUNTS: [&str; COUNTS] = [
     "stops",
     "searches",
     "searches_with_outcome",
@@ -52,7 +55,23 @@ pub const CELL_COUNTS: [&str; 10] = [
     "arrests",
     "citations",
     "warnings",
+    "search_missing",
+    "frisk_missing",
+    "arrest_missing",
+    "citation_missing",
+    "warning_missing",
+    "discretionary_missing_result",
 ];
+
+/// How many counts a cell has (a stop's are bits of a `u16`, so at most 16).
+pub const COUNTS: usize = 16;
+
+/// The version of the `stop_month_cells.cells` text this code writes and reads
+/// (`stop_month_cells.format`): 2 added the `_missing` counts. Rows of an older format are
+/// counted again from the stored chunks when the database is migrated ([`rebuild`]).
+///
+/// [`rebuild`]: crate::transparency::store::rebuild_stale_cells
+pub const CELLS_FORMAT: i64 = 2;
 
 /// Small numbers for the districts of one import, so that the keys of the counts are
 /// integers: an import tallies millions of rows.
@@ -129,8 +148,11 @@ pub struct Tally {
     block_keys: Vec<(u32, u32)>,
     /// [`CELLS_PER_BLOCK`] cells a block, each its [`CELL_COUNTS`] as 32-bit numbers (no one
     /// import holds 4 billion stops; [`Tally::check`] says so if one did).
-    counts: Vec<[u32; 10]>,
+    counts: Vec<[u32; COUNTS]>,
     light: FxHashMap<u64, Light>,
+    /// Which outcomes the stops being counted take from `outcome` (their import's file has no
+    /// column for them).
+    from_outcome: FromOutcome,
     /// Dusk by day number, for the dates counted in `light`.
     dusk: FxHashMap<i32, i64>,
     /// Room [`Tally::count_chunk`] reuses from chunk to chunk.
@@ -154,7 +176,7 @@ type MonthCells = (String, String, i64, String);
 #[derive(Clone, Debug, PartialEq)]
 pub struct CellLine<'a> {
     pub names: [&'a str; 4],
-    pub counts: [u64; 10],
+    pub counts: [u64; COUNTS],
 }
 
 /// Reads the cells of one month and district, as `stop_month_cells.cells` holds them.
@@ -168,7 +190,7 @@ pub fn read_cells(text: &str) -> Result<Vec<CellLine<'_>>, String> {
             for name in &mut names {
                 *name = fields.next().ok_or_else(bad)?;
             }
-            let mut counts = [0u64; 10];
+            let mut counts = [0u64; COUNTS];
             for count in &mut counts {
                 *count = fields.next().and_then(|f| f.parse().ok()).ok_or_else(bad)?;
             }
@@ -181,7 +203,7 @@ pub fn read_cells(text: &str) -> Result<Vec<CellLine<'_>>, String> {
 }
 
 /// Appends one line of a `stop_month_cells.cells` text.
-fn write_cell(out: &mut String, names: [&str; 4], counts: &[u64; 10]) {
+fn write_cell(out: &mut String, names: [&str; 4], counts: &[u64; COUNTS]) {
     if !out.is_empty() {
         out.push('\n');
     }
@@ -322,6 +344,20 @@ fn age_index(age: Option<i64>) -> u64 {
 }
 
 impl Tally {
+    /// A tally of the stops of one import, which counts the outcomes `from_outcome` names
+    /// from `outcome`.
+    pub fn new(from_outcome: FromOutcome) -> Tally {
+        Tally {
+            from_outcome,
+            ..Default::default()
+        }
+    }
+
+    /// Counts the stops that follow as of an import that takes `from_outcome` from `outcome`.
+    pub fn count_as(&mut self, from_outcome: FromOutcome) {
+        self.from_outcome = from_outcome;
+    }
+
     /// Counts the stops of a chunk that is about to be stored.
     pub fn count_chunk(&mut self, chunk: &Counted) {
         // The chunk's district codes, as this tally numbers districts.
@@ -424,7 +460,7 @@ impl Tally {
         *self.blocks.entry((month, district)).or_insert_with(|| {
             self.block_keys.push((month, district));
             self.counts
-                .resize(self.block_keys.len() * CELLS_PER_BLOCK, [0; 10]);
+                .resize(self.block_keys.len() * CELLS_PER_BLOCK, [0; COUNTS]);
             self.block_keys.len() as u32 - 1
         })
     }
@@ -439,6 +475,17 @@ impl Tally {
         let discretionary =
             stop.search_basis.map(|b| SEARCH_BASES[usize::from(b)]) != Some("other");
         let outcome = stop.outcome.map(|o| OUTCOMES[usize::from(o)]);
+        // Arrest, citation and warning: the file's own column, or `outcome` where the file
+        // has no such column; missing either way when the source did not say.
+        let action = |i: usize| {
+            if self.from_outcome.derived(i) {
+                let category = FromOutcome::FIELDS[i].1;
+                outcome.map(|o| o == category)
+            } else {
+                flag(i)
+            }
+        };
+        let (arrest, citation, warning) = (action(0), action(1), action(2));
         let counts = [
             true,
             searched,
@@ -447,9 +494,15 @@ impl Tally {
             with_outcome && discretionary,
             hit && discretionary,
             flag(3) == Some(true),
-            flag(0) == Some(true) || outcome == Some("arrest"),
-            flag(1) == Some(true) || outcome == Some("citation"),
-            flag(2) == Some(true) || outcome == Some("warning"),
+            arrest == Some(true),
+            citation == Some(true),
+            warning == Some(true),
+            flag(4).is_none(),
+            flag(3).is_none(),
+            arrest.is_none(),
+            citation.is_none(),
+            warning.is_none(),
+            searched && discretionary && contraband.is_none(),
         ]
         .iter()
         .enumerate()
@@ -538,7 +591,7 @@ impl Tally {
         for (b, (month, district)) in self.block_keys.iter().enumerate() {
             let month = month_name(*month);
             let district = self.districts.name(u64::from(*district));
-            let mut cells: Vec<[u64; 10]> = self.counts
+            let mut cells: Vec<[u64; COUNTS]> = self.counts
                 [b * CELLS_PER_BLOCK..(b + 1) * CELLS_PER_BLOCK]
                 .iter()
                 .map(|c| c.map(u64::from))
@@ -583,8 +636,13 @@ impl Tally {
 
     /// Adds the counts to the store's tables.
     pub async fn write(self, tx: &mut Tx, agency_id: i64) -> Result<(), sqlx::Error> {
+        self.write_cells(tx, agency_id).await?;
+        self.write_light(tx, agency_id).await
+    }
+
+    /// Adds the counts of `stop_month_cells` to what is stored there.
+    pub async fn write_cells(&self, tx: &mut Tx, agency_id: i64) -> Result<(), sqlx::Error> {
         let backend = tx.backend();
-        let districts = &self.districts;
         // What earlier imports stored for the months and districts counted here: the rows
         // are rewritten whole, with both counts added.
         let months = self.block_keys.iter().map(|(month, _)| *month);
@@ -606,10 +664,11 @@ impl Tally {
         for chunk in rows.chunks(MONTH_CELLS_PER_STATEMENT) {
             let sql = format!(
                 "{} ON CONFLICT (agency_id, month, district) \
-                 DO UPDATE SET stops = excluded.stops, cells = excluded.cells",
+                 DO UPDATE SET stops = excluded.stops, cells = excluded.cells, \
+                 format = excluded.format",
                 insert_sql(
                     "stop_month_cells",
-                    &["month", "district", "stops", "cells"],
+                    &["month", "district", "stops", "cells", "format"],
                     chunk.len(),
                     backend,
                 )
@@ -622,11 +681,19 @@ impl Tally {
                         .bind(month)
                         .bind(district)
                         .bind(*stops)
-                        .bind(cells);
+                        .bind(cells)
+                        .bind(CELLS_FORMAT);
                 }
                 q.execute(&mut **c).await.map(|_| ())
             })?;
         }
+        Ok(())
+    }
+
+    /// Adds the veil-of-darkness counts (`stop_light`, `stop_dusk`) to what is stored.
+    async fn write_light(self, tx: &mut Tx, agency_id: i64) -> Result<(), sqlx::Error> {
+        let backend = tx.backend();
+        let districts = &self.districts;
         let mut dusk: Vec<(String, i64)> = self
             .dusk
             .iter()
@@ -877,16 +944,16 @@ mod tests {
     #[test]
     fn cells_read_back_as_written_and_bad_ones_are_named() {
         let mut text = String::new();
-        let counts = [12, 3, 2, 1, 2, 1, 0, 4, 5, 6];
+        let counts = [12, 3, 2, 1, 2, 1, 0, 4, 5, 6, 1, 12, 0, 2, 3, 1];
         write_cell(&mut text, ["", "white", "", "under 18"], &counts);
         write_cell(
             &mut text,
             ["vehicular", "black", "female", "65 and over"],
-            &[1; 10],
+            &[1; COUNTS],
         );
         assert_eq!(
             text,
-            ",white,,under 18,12,3,2,1,2,1,0,4,5,6\nvehicular,black,female,65 and over,1,1,1,1,1,1,1,1,1,1"
+            ",white,,under 18,12,3,2,1,2,1,0,4,5,6,1,12,0,2,3,1\nvehicular,black,female,65 and over,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1"
         );
         let lines = read_cells(&text).unwrap();
         assert_eq!(lines[0].names, ["", "white", "", "under 18"]);
@@ -898,8 +965,10 @@ mod tests {
         assert_eq!(cell_named(["bicycle", "white", "", ""]), None);
         for bad in [
             "vehicular,white,,,1,2",
-            "vehicular,white,,,1,1,1,1,1,1,1,1,1,x",
-            "a,b,c,d,1,1,1,1,1,1,1,1,1,1,1",
+            "vehicular,white,,,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,x",
+            "a,b,c,d,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1",
+            // Format 1's ten counts are not read as format 2.
+            "vehicular,white,,,1,1,1,1,1,1,1,1,1,1",
         ] {
             let e = read_cells(bad).unwrap_err();
             assert!(e.contains(bad), "{e}");

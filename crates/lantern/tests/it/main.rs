@@ -16,3 +16,4 @@ mod surveys;
 mod tenancy;
 mod transparency;
 mod transparency_demo;
+mod transparency_rates;

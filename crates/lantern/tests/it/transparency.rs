@@ -147,10 +147,15 @@ db_test!(the_san_jose_file_imports_once_and_matches_r, |app| {
     }
     let tables = analysis::rate_tables(&totals, 10);
     let black = tables[0].rows.iter().find(|r| r.group == "black").unwrap();
-    close(black.ratio.unwrap(), 1.059803779812, 1e-9, "search ratio");
-    close(black.ratio_lower.unwrap(), 1.029451968070, 1e-9, "lower");
-    close(black.ratio_upper.unwrap(), 1.091050468152, 1e-9, "upper");
-    close(black.p_value.unwrap(), 8.93370049311e-05, 1e-9, "p");
+    // Over the stops that recorded search_conducted (24 Black and 33 White stops did not).
+    assert_eq!(
+        (black.denominator, black.not_recorded),
+        (Some(1880), Some(24))
+    );
+    close(black.ratio.unwrap(), 1.061038849169, 1e-9, "search ratio");
+    close(black.ratio_lower.unwrap(), 1.031391859662, 1e-9, "lower");
+    close(black.ratio_upper.unwrap(), 1.091538030768, 1e-9, "upper");
+    close(black.p_value.unwrap(), 4.17334594772e-05, 1e-9, "p");
 
     // Sun times were stored with each stop (suncalc.js: 2014-06-21 sunset 20:32, dusk 21:03).
     let midsummer = chrono::NaiveDate::from_ymd_opt(2014, 6, 21).unwrap();
@@ -744,7 +749,9 @@ async fn stops_as_rows(app: &TestApp, agency: i64) {
 }
 
 /// The analysis store's cells, read back whole, and the same counts taken over the stops
-/// (as rows, [`stops_as_rows`]), each row as `key|…|counts` text.
+/// (as rows, [`stops_as_rows`]), each row as `key|…|counts` text. The stops are of files with
+/// `arrest_made` and `citation_issued` columns (or no outcome at all) and no `warning_issued`
+/// column: warnings are counted from `outcome`, and a missing value counts as missing.
 async fn cells_stored_and_recounted(app: &TestApp, agency: i64) -> (Vec<String>, Vec<String>) {
     let age = "CASE WHEN subject_age IS NULL THEN '' WHEN subject_age < 18 THEN 'under 18' \
          WHEN subject_age < 25 THEN '18-24' WHEN subject_age < 35 THEN '25-34' \
@@ -760,9 +767,15 @@ async fn cells_stored_and_recounted(app: &TestApp, agency: i64) -> (Vec<String>,
         "search_conducted AND contraband_found IS NOT NULL AND COALESCE(search_basis, '') <> 'other'".into(),
         "search_conducted AND contraband_found AND COALESCE(search_basis, '') <> 'other'".into(),
         "frisk_performed".into(),
-        "arrest_made OR outcome = 'arrest'".into(),
-        "citation_issued OR outcome = 'citation'".into(),
-        "warning_issued OR outcome = 'warning'".into(),
+        "arrest_made".into(),
+        "citation_issued".into(),
+        "outcome = 'warning'".into(),
+        "search_conducted IS NULL".into(),
+        "frisk_performed IS NULL".into(),
+        "arrest_made IS NULL".into(),
+        "citation_issued IS NULL".into(),
+        "outcome IS NULL".into(),
+        "search_conducted AND contraband_found IS NULL AND COALESCE(search_basis, '') <> 'other'".into(),
     ]
     .map(|c| count(&c))
     .join(" || '|' || ");
@@ -889,10 +902,16 @@ db_test!(the_analysis_store_equals_the_stops_counted_again, |app| {
     assert_eq!(total, 22_763 + 2);
     // A search incident to arrest ("other") is not discretionary; one with consent is.
     assert!(
-        stored.contains(&"2017-03|||black|female|under 18|1|1|1|1|0|0|0|0|0|0".to_string()),
+        stored.contains(
+            &"2017-03|||black|female|under 18|1|1|1|1|0|0|0|0|0|0|0|1|1|1|1|0".to_string()
+        ),
         "{stored:?}"
     );
-    assert!(stored.contains(&"2017-03|||white|male|65 and over|1|1|1|0|1|0|0|0|0|0".to_string()));
+    assert!(
+        stored.contains(
+            &"2017-03|||white|male|65 and over|1|1|1|0|1|0|0|0|0|0|0|1|1|1|1|0".to_string()
+        )
+    );
     for (stored, recounted) in darkness_store_and_recount(&app, sj.id).await {
         assert!(stored.len() > 100, "{} rows", stored.len());
         assert_eq!(stored, recounted);
@@ -926,8 +945,11 @@ db_test!(
         } else {
             "BIGINT"
         };
-        let counts =
-            lantern::transparency::tally::CELL_COUNTS.map(|c| format!("{c} {int} NOT NULL"));
+        // The ten counts of format 1.
+        let counts: Vec<String> = lantern::transparency::tally::CELL_COUNTS[..10]
+            .iter()
+            .map(|c| format!("{c} {int} NOT NULL"))
+            .collect();
         app.exec(&format!(
         "DROP TABLE stop_month_cells; \
          CREATE TABLE stop_cells (agency_id {int} NOT NULL, month TEXT NOT NULL, \
@@ -955,60 +977,70 @@ db_test!(
         };
         app.exec(migration).await;
 
-        let (stops, _) = store::counts(&app.db, sj.id).await.unwrap();
-        assert_eq!(stops, 20);
-        let cells = store::cells(&app.db, sj.id, &Scope::default())
+        // Each month and district's cells in one text, in key order (format 1: ten counts).
+        let rows: Vec<(String, String, i64, String)> = lantern::on_db!(&app.db, |pool| {
+            sqlx::query_as(
+                "SELECT month, district, stops, cells FROM stop_month_cells \
+                 WHERE agency_id = $1 ORDER BY month, district",
+            )
+            .bind(sj.id)
+            .fetch_all(pool)
             .await
-            .unwrap();
-        let rows: Vec<String> = cells
-            .iter()
-            .map(|c| {
-                format!(
-                    "{} {} {} {} {} {} {} {} {} {} {} {} {} {}",
-                    c.month,
-                    c.district,
-                    c.stop_type,
-                    c.subject_race,
-                    c.stops,
-                    c.searches,
-                    c.searches_with_outcome,
-                    c.hits,
-                    c.discretionary_searches,
-                    c.discretionary_hits,
-                    c.frisks,
-                    c.arrests,
-                    c.citations,
-                    c.warnings
-                )
-            })
-            .collect();
-        // Sex and age group are summed over, as the analyses read the store.
+        })
+        .unwrap();
+        let text = |m: &str, d: &str, n: i64, lines: &[&str]| {
+            (m.to_string(), d.to_string(), n, lines.join("\n"))
+        };
         assert_eq!(
             rows,
             [
-                "2017-03  pedestrian hispanic 1 1 0 0 0 0 1 0 0 0",
-                "2017-03 A  white 4 0 0 0 0 0 0 0 1 1",
-                "2017-03 A vehicular black 8 3 3 1 2 1 1 1 2 3",
-                "2018-01 A vehicular black 7 0 0 0 0 0 0 0 0 7",
+                text(
+                    "2017-03",
+                    "",
+                    1,
+                    &["pedestrian,hispanic,male,65 and over,1,1,0,0,0,0,1,0,0,0"]
+                ),
+                text(
+                    "2017-03",
+                    "A",
+                    12,
+                    &[
+                        ",white,,,4,0,0,0,0,0,0,0,1,1",
+                        "vehicular,black,female,under 18,5,2,2,1,1,1,0,1,2,0",
+                        "vehicular,black,male,,3,1,1,0,1,0,1,0,0,3",
+                    ]
+                ),
+                text(
+                    "2018-01",
+                    "A",
+                    7,
+                    &["vehicular,black,female,18-24,7,0,0,0,0,0,0,0,0,7"]
+                ),
             ]
         );
-        // A later import adds to what the migration kept.
+        // Migration 0009 marks these rows format 1, and the migration's rebuild counts the
+        // agency's cells again from its stored stops (here none: these cells had no stops
+        // behind them), so what an import adds is all there is.
+        app.exec("ALTER TABLE stop_month_cells ADD COLUMN format BIGINT NOT NULL DEFAULT 1")
+            .await;
+        assert_eq!(
+            store::rebuild_stale_cells(&app.db).await.unwrap(),
+            vec![sj.id]
+        );
         let more = "date,time,district,subject_race,subject_sex,subject_age,type\n\
                 2017-03-05,10:00:00,A,black,female,16,vehicular\n";
         let (_, report) = import_text(&app, &sj, more, Mapping::sopp(), false).await;
         assert_eq!(report.rows_inserted, 1);
-        let scope = Scope {
-            year: "2017".into(),
-            district: "A".into(),
-            stop_type: "vehicular".into(),
-        };
-        let cells = store::cells(&app.db, sj.id, &scope).await.unwrap();
+        let cells = store::cells(&app.db, sj.id, &Scope::default())
+            .await
+            .unwrap();
         assert_eq!(cells.len(), 1);
-        assert_eq!((cells[0].stops, cells[0].searches), (9, 3));
-        let (years, districts) = store::dimensions(&app.db, sj.id).await.unwrap();
-        assert_eq!(
-            (years, districts),
-            (vec!["2017".into(), "2018".into()], vec!["A".into()])
+        assert_eq!((cells[0].stops, cells[0].searches), (1, 0));
+        assert!(
+            store::rebuild_stale_cells(&app.db)
+                .await
+                .unwrap()
+                .is_empty()
         );
     }
 );
@@ -1191,4 +1223,50 @@ db_test!(an_import_waits_while_another_of_its_agency_runs, |app| {
         store::fail_interrupted_imports(&app.db, 2).await.unwrap(),
         0
     );
+});
+
+db_test!(imports_through_the_api_record_the_files_sha256, |app| {
+    use lantern::platform::secrets::sha256_hex;
+    let sj = san_jose(&app).await;
+    let (_, secret) = lantern::platform::api_tokens::create(
+        &app.db,
+        sj.id,
+        "rms",
+        lantern::platform::accounts::Role::Analyst,
+        &Actor::System("test"),
+        None,
+        app.clock.unix(),
+    )
+    .await
+    .unwrap();
+    let mut api = app.client().bearer(&secret);
+    let good: String = SAN_JOSE.lines().take(51).collect::<Vec<_>>().join("\n");
+    let bad =
+        format!("{good}\n2017-99-01,10:00:00,x,1,2,white,vehicular,FALSE,FALSE,NA,NA,FALSE,x");
+    for (body, status) in [(good, "done"), (bad, "failed")] {
+        let want = sha256_hex(body.as_bytes());
+        let r = api
+            .request(
+                axum::http::Method::POST,
+                "/api/v1/stops/imports",
+                Some(("text/csv", body.into_bytes())),
+            )
+            .await;
+        r.assert_status(axum::http::StatusCode::ACCEPTED);
+        // The job knows the file's hash at once: the API holds the whole body.
+        assert_eq!(r.json()["sha256"], want.as_str());
+        let id = r.json()["id"].as_i64().unwrap();
+        let mut stored = None;
+        for _ in 0..400 {
+            let i = store::import(&app.db, sj.id, id).await.unwrap().unwrap();
+            if i.status == "done" || i.status == "failed" {
+                stored = Some(i);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        let stored = stored.expect("the import finishes");
+        assert_eq!(stored.status, status);
+        assert_eq!(stored.sha256, want, "{status}");
+    }
 });

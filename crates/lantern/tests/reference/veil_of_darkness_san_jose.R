@@ -52,7 +52,8 @@ show("interaction", glm(cbind(n_black, n_white) ~ is_dark + ns(rounded_minute, 6
                         data = c2, family = binomial))
 
 # Counts per race the import must store (stops, searches, searches with a recorded result, hits),
-# and the search-rate ratio Black/White with its Katz interval (epitools::riskratio.wald form).
+# and the search-rate ratio Black/White with its Katz interval (epitools::riskratio.wald form),
+# each rate over the stops that recorded search_conducted (SOPP's mean(x, na.rm = TRUE)).
 s <- stops
 s$race <- ifelse(is.na(s$subject_race), "unknown", s$subject_race)
 srch <- !is.na(s$search_conducted) & s$search_conducted
@@ -62,8 +63,9 @@ for (r in sort(unique(s$race))) {
               sum(k & srch & !is.na(s$contraband_found)),
               sum(k & srch & !is.na(s$contraband_found) & s$contraband_found)))
 }
-x1 <- sum(s$race == "black" & srch); n1 <- sum(s$race == "black")
-x2 <- sum(s$race == "white" & srch); n2 <- sum(s$race == "white")
+rec <- !is.na(s$search_conducted)
+x1 <- sum(s$race == "black" & srch); n1 <- sum(s$race == "black" & rec)
+x2 <- sum(s$race == "white" & srch); n2 <- sum(s$race == "white" & rec)
 rr <- (x1 / n1) / (x2 / n2); se <- sqrt(1 / x1 - 1 / n1 + 1 / x2 - 1 / n2)
 cat(sprintf("search ratio black/white %.12f (%.12f, %.12f) p %.12g\n", rr,
             exp(log(rr) - qnorm(0.975) * se), exp(log(rr) + qnorm(0.975) * se),
