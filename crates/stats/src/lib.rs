@@ -17,6 +17,8 @@
 //! - [`spline`]: the natural cubic spline basis of R `splines::ns`.
 //! - [`multiple`]: Benjamini–Hochberg adjusted p-values as R `p.adjust`.
 //! - [`sun`]: sunset and dusk times by the suncalc algorithm.
+//! - [`disclosure`]: primary and complementary suppression of small counts
+//!   in published tables.
 //!
 //! Errors are returned, never panicked: each module has an error enum with
 //! a message that says what was wrong with the input. Where valid input has
@@ -34,6 +36,7 @@
 
 #![warn(missing_docs)]
 
+pub mod disclosure;
 pub mod glm;
 pub mod interval;
 pub mod linalg;

@@ -1,6 +1,6 @@
 //! What every capability stands on: configuration, the database, agencies, accounts,
 //! sessions, multi-factor authentication, the authorization policy, the audit chain, API
-//! tokens, CSRF protection, backups and the agency's reference data (districts, population,
+//! tokens, CSRF protection, the formula-safe CSV writer, backups and the agency's reference data (districts, population,
 //! units, officers).
 
 pub mod accounts;
@@ -12,6 +12,7 @@ pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod csrf;
+pub mod csv_out;
 pub mod db;
 pub mod error;
 pub mod mail;

@@ -10,7 +10,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use utoipa::ToSchema;
 
-use super::export::{employee_page, page_of};
+use super::export::page_of;
 use super::model::{Answers, Kind};
 use super::results::Est;
 use super::store;
@@ -88,10 +88,13 @@ pub struct ScoreResult {
     pub weighted: Option<Estimate>,
 }
 
+/// One answer of a question. A withheld answer (too few chose it, or it would give away one
+/// that is) has no count and no shares.
 #[derive(Serialize, ToSchema)]
 pub struct ChoiceResult {
     pub label: String,
-    pub count: u64,
+    pub withheld: bool,
+    pub count: Option<u64>,
     /// Share of those who answered, with its Wilson interval.
     pub share: Option<Estimate>,
     pub weighted_share: Option<Estimate>,
@@ -102,7 +105,8 @@ pub struct QuestionResult {
     pub key: String,
     pub label: String,
     pub kind: String,
-    pub answered: u64,
+    /// Respondents who answered; none when too few did (and then nothing else is given).
+    pub answered: Option<u64>,
     pub choices: Vec<ChoiceResult>,
     pub mean: Option<Estimate>,
     pub weighted_mean: Option<Estimate>,
@@ -170,15 +174,20 @@ pub async fn results(
                 .into_iter()
                 .filter(|q| q.kind != "text")
                 .map(|q| QuestionResult {
-                    answered: q.n,
+                    answered: q.answered.into_option(),
                     choices: q
                         .choices
                         .into_iter()
-                        .map(|c| ChoiceResult {
-                            label: c.label,
-                            count: c.count,
-                            share: c.share.map(Into::into),
-                            weighted_share: c.weighted.map(Into::into),
+                        .map(|c| {
+                            let withheld = c.value.is_withheld();
+                            let v = c.value.into_option();
+                            ChoiceResult {
+                                label: c.label,
+                                withheld,
+                                count: v.as_ref().map(|v| v.count),
+                                share: v.as_ref().and_then(|v| v.share).map(Into::into),
+                                weighted_share: v.and_then(|v| v.weighted).map(Into::into),
+                            }
                         })
                         .collect(),
                     mean: q.mean.map(Into::into),
@@ -192,17 +201,20 @@ pub async fn results(
     }))
 }
 
-/// One response as the API exports it. Employee responses carry only the day and no id.
+/// One response as the API exports it. Staff-survey responses are made anonymous as in the
+/// CSV export: no id and no time (at most the month), no free text (the CSV export's
+/// `?part=comments` lists it apart), and only the identifying answers that every group of
+/// at least the anonymity threshold shares.
 #[derive(Serialize, ToSchema)]
 pub struct ResponseRecord {
     pub response_id: Option<i64>,
-    /// Unix seconds (not for employee surveys).
+    /// Unix seconds (not for staff surveys).
     pub submitted_at: Option<i64>,
-    /// YYYY-MM-DD (employee surveys only).
-    pub day: Option<String>,
-    pub version: i64,
+    /// YYYY-MM (staff surveys only, when it singles no one out).
+    pub month: Option<String>,
+    pub version: Option<i64>,
     pub channel: Option<String>,
-    pub language: String,
+    pub language: Option<String>,
     pub status: Option<String>,
     pub officer_id: Option<i64>,
     pub call_type: Option<String>,
@@ -238,10 +250,23 @@ pub async fn responses(
         .ip(ctx.ip().as_deref()),
     )
     .await?;
+    let staff = if survey.kind() == Kind::Employee {
+        let version_id = survey.current_version.ok_or(AppError::NotFound)?;
+        let version = state
+            .surveys
+            .versions
+            .get(&state.db, agency.id, version_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let k = super::staff::anonymity_threshold(agency);
+        Some(super::export::staff_export(&state.db, &survey, &version.definition, k).await?)
+    } else {
+        None
+    };
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let db = state.db.clone();
     tokio::spawn(async move {
-        if let Err(e) = stream_json(&db, &survey, &tx).await {
+        if let Err(e) = stream_json(&db, &survey, staff, &tx).await {
             tracing::error!(error = %e, survey = survey.id, "JSON export failed part-way");
             let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
         }
@@ -284,38 +309,32 @@ impl JsonArray {
 async fn stream_json(
     db: &crate::platform::db::Db,
     survey: &store::Survey,
+    staff: Option<super::export::StaffExport>,
     tx: &mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) -> anyhow::Result<()> {
+    use super::export::Identifying;
     const PAGE: usize = 5_000;
     let mut out = JsonArray {
         started: false,
         buf: Vec::with_capacity(1 << 16),
     };
-    if survey.kind() == Kind::Employee {
-        let mut after = String::new();
-        loop {
-            let rows = employee_page(db, survey, &after).await?;
-            let n = rows.len();
-            for (token, day, version, language, answers) in rows {
-                after = token;
-                out.push(&ResponseRecord {
-                    response_id: None,
-                    submitted_at: None,
-                    day: Some(day),
-                    version,
-                    channel: None,
-                    language,
-                    status: None,
-                    officer_id: None,
-                    call_type: None,
-                    contact_district: None,
-                    answers: serde_json::from_str(&answers)?,
-                })?;
-            }
-            tx.send(Ok(out.take())).await?;
-            if n < PAGE {
-                break;
-            }
+    if let Some(staff) = staff {
+        let kept = |c: Identifying| staff.kept.contains(&c);
+        for r in &staff.rows {
+            out.push(&ResponseRecord {
+                response_id: None,
+                submitted_at: None,
+                month: kept(Identifying::Month)
+                    .then(|| r.day.get(..7).unwrap_or_default().to_string()),
+                version: kept(Identifying::Version).then_some(r.version),
+                channel: None,
+                language: kept(Identifying::Language).then(|| r.language.clone()),
+                status: None,
+                officer_id: None,
+                call_type: None,
+                contact_district: None,
+                answers: serde_json::to_value(&r.answers)?,
+            })?;
         }
     } else {
         let mut after = 0;
@@ -328,10 +347,10 @@ async fn stream_json(
                 out.push(&ResponseRecord {
                     response_id: Some(r.id),
                     submitted_at: Some(r.submitted_at),
-                    day: None,
-                    version: r.version,
+                    month: None,
+                    version: Some(r.version),
                     channel: Some(r.channel),
-                    language: r.language,
+                    language: Some(r.language),
                     status: Some(r.status),
                     officer_id: r.officer_id,
                     call_type: r.call_type,

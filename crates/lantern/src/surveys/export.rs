@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -18,6 +18,7 @@ use super::model::{Answer, Definition, Kind, QuestionKind};
 use super::store::{self, Survey};
 use crate::on_db;
 use crate::platform::audit::{self, Event};
+use crate::platform::csv_out::CsvOut;
 use crate::platform::db::Db;
 use crate::platform::error::{AppError, AppResult};
 use crate::web::AppState;
@@ -94,11 +95,7 @@ impl Layout {
     }
 
     /// Writes the answer columns of one row from its stored JSON (the caller ends the record).
-    pub fn answers<W: std::io::Write>(
-        &self,
-        json: &str,
-        w: &mut csv::Writer<W>,
-    ) -> csv::Result<()> {
+    pub fn answers<W: std::io::Write>(&self, json: &str, w: &mut CsvOut<W>) -> csv::Result<()> {
         let mut stored: StoredAnswers = serde_json::from_str(json).unwrap_or_default();
         if !stored.0.is_sorted_by(|a, b| a.0 <= b.0) {
             stored.0.sort_by(|a, b| a.0.cmp(&b.0));
@@ -115,29 +112,29 @@ impl Layout {
         }
         for ((_, labels), a) in self.labels.iter().zip(slots) {
             match a {
-                Some(RawAnswer::One(v)) => w.write_field(v.as_ref())?,
-                Some(RawAnswer::Number(x)) => w.write_field(Answer::Number(*x).to_cell())?,
-                Some(RawAnswer::Many(values)) => w.write_field(
-                    values
+                Some(RawAnswer::One(v)) => w.text(v)?,
+                Some(RawAnswer::Number(x)) => w.number(*x)?,
+                Some(RawAnswer::Many(values)) => w.text(
+                    &values
                         .iter()
                         .map(|v| v.as_ref())
                         .collect::<Vec<_>>()
                         .join(";"),
                 )?,
-                None => w.write_field("")?,
+                None => w.empty()?,
             }
             if let Some(labels) = labels {
                 let label = |v: &str| labels.get(v).map_or(v, String::as_str).to_string();
                 match a {
-                    Some(RawAnswer::One(v)) => w.write_field(label(v))?,
-                    Some(RawAnswer::Many(values)) => w.write_field(
-                        values
+                    Some(RawAnswer::One(v)) => w.text(&label(v))?,
+                    Some(RawAnswer::Many(values)) => w.text(
+                        &values
                             .iter()
                             .map(|v| label(v))
                             .collect::<Vec<_>>()
                             .join(";"),
                     )?,
-                    _ => w.write_field("")?,
+                    _ => w.empty()?,
                 }
             }
         }
@@ -355,11 +352,20 @@ impl IsoTimes {
     }
 }
 
-/// `GET …/export.csv`: the survey's responses as CSV, streamed.
+#[derive(Deserialize, Default)]
+pub struct ExportQuery {
+    /// `comments`: a staff survey's free-text answers, apart from everything else.
+    #[serde(default)]
+    part: String,
+}
+
+/// `GET …/export.csv`: the survey's responses as CSV, streamed. A staff survey's export is
+/// made anonymous first ([`staff_export`]); `?part=comments` gives its free text.
 pub async fn csv(
     State(state): State<AppState>,
     ctx: Ctx,
     Path((_, id)): Path<(String, i64)>,
+    Query(q): Query<ExportQuery>,
 ) -> AppResult<Response> {
     let agency = ctx.agency()?.clone();
     let survey = store::get(&state.db, agency.id, id)
@@ -383,11 +389,31 @@ pub async fn csv(
             "survey.exported",
             format!("survey:{}", survey.id),
         )
-        .detail(serde_json::json!({"format": "csv"}))
+        .detail(serde_json::json!({"format": "csv", "part": q.part}))
         .ip(ctx.ip().as_deref()),
     )
     .await?;
-    let layout = Layout::new(version.definition.clone(), survey.kind() == Kind::Employee);
+    if survey.kind() == Kind::Employee {
+        let k = super::staff::anonymity_threshold(&agency);
+        let export = staff_export(&state.db, &survey, &version.definition, k).await?;
+        let (body, name) = if q.part == "comments" {
+            (export.comments_csv()?, format!("survey-{id}-comments.csv"))
+        } else {
+            (export.rows_csv()?, format!("survey-{id}-responses.csv"))
+        };
+        return Ok(super::staff::download(
+            Body::from(body),
+            "text/csv; charset=utf-8",
+            &name,
+        ));
+    }
+    if !q.part.is_empty() {
+        return Err(AppError::invalid(
+            "part",
+            "Only staff surveys export their comments apart.",
+        ));
+    }
+    let layout = Layout::new(version.definition.clone(), false);
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let db = state.db.clone();
     let tz = agency.tz();
@@ -420,51 +446,30 @@ async fn stream_csv(
     tz: chrono_tz::Tz,
     tx: &mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) -> anyhow::Result<()> {
-    // A fresh writer per page: its buffer is what goes down the wire.
-    let mut w = csv::Writer::from_writer(Vec::with_capacity(1 << 16));
-    w.write_record(layout.header())?;
+    let mut w = CsvOut::buffer();
+    w.texts(layout.header().iter().map(String::as_str))?;
     let mut iso = IsoTimes::new(tz);
-    if layout.employee {
-        let mut after = String::new();
-        loop {
-            let rows = employee_page(db, survey, &after).await?;
-            let n = rows.len() as i64;
-            for (token, day, version, language, answers) in rows {
-                after = token;
-                w.write_field(day)?;
-                w.write_field(version.to_string())?;
-                w.write_field(language)?;
-                layout.answers(&answers, &mut w)?;
-                w.write_record(None::<&[u8]>)?;
-            }
-            flush(&mut w, tx).await?;
+    // Each page is read while the one before it is written out.
+    let mut rows = page_of(db, survey, 0).await?;
+    loop {
+        let n = rows.len() as i64;
+        let after = rows.last().map_or(0, |r| r.id);
+        let next = async {
             if n < PAGE {
-                break;
+                Ok(Vec::new())
+            } else {
+                page_of(db, survey, after).await
             }
+        };
+        let (next, written) = tokio::join!(next, async {
+            write_rows(&mut w, &mut iso, rows, layout)?;
+            flush(&mut w, tx).await
+        });
+        written?;
+        if n < PAGE {
+            break;
         }
-    } else {
-        // Each page is read while the one before it is written out.
-        let mut rows = page_of(db, survey, 0).await?;
-        loop {
-            let n = rows.len() as i64;
-            let after = rows.last().map_or(0, |r| r.id);
-            let next = async {
-                if n < PAGE {
-                    Ok(Vec::new())
-                } else {
-                    page_of(db, survey, after).await
-                }
-            };
-            let (next, written) = tokio::join!(next, async {
-                write_rows(&mut w, &mut iso, rows, layout)?;
-                flush(&mut w, tx).await
-            });
-            written?;
-            if n < PAGE {
-                break;
-            }
-            rows = next?;
-        }
+        rows = next?;
     }
     flush(&mut w, tx).await?;
     Ok(())
@@ -472,41 +477,320 @@ async fn stream_csv(
 
 /// Writes one page of responses to the CSV writer.
 fn write_rows(
-    w: &mut csv::Writer<Vec<u8>>,
+    w: &mut CsvOut<Vec<u8>>,
     iso: &mut IsoTimes,
     rows: Vec<ExportRow>,
     layout: &Layout,
 ) -> anyhow::Result<()> {
     for r in rows {
-        w.write_field(r.id.to_string())?;
-        w.write_field(iso.format(r.submitted_at))?;
-        w.write_field(r.version.to_string())?;
-        w.write_field(r.channel)?;
-        w.write_field(r.language)?;
-        w.write_field(r.status)?;
-        w.write_field(r.officer_id.map(|o| o.to_string()).unwrap_or_default())?;
-        w.write_field(r.call_type.unwrap_or_default())?;
-        w.write_field(r.district.unwrap_or_default())?;
+        w.int(r.id)?;
+        w.text(&iso.format(r.submitted_at))?;
+        w.int(r.version)?;
+        w.text(&r.channel)?;
+        w.text(&r.language)?;
+        w.text(&r.status)?;
+        w.opt_int(r.officer_id)?;
+        w.text(r.call_type.as_deref().unwrap_or_default())?;
+        w.text(r.district.as_deref().unwrap_or_default())?;
         layout.answers(&r.answers, w)?;
-        w.write_record(None::<&[u8]>)?;
+        w.end()?;
     }
     Ok(())
 }
 
 async fn flush(
-    w: &mut csv::Writer<Vec<u8>>,
+    w: &mut CsvOut<Vec<u8>>,
     tx: &mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) -> anyhow::Result<()> {
-    let full = std::mem::replace(w, csv::Writer::from_writer(Vec::with_capacity(1 << 16)));
-    let buf = full
-        .into_inner()
-        .map_err(|e| anyhow::anyhow!("writing CSV: {e}"))?;
+    let buf = w.take()?;
     if !buf.is_empty() {
         tx.send(Ok(Bytes::from(buf)))
             .await
             .map_err(|_| anyhow::anyhow!("the client went away"))?;
     }
     Ok(())
+}
+
+/// A column of a staff survey's rows that a colleague could know about a person, and so
+/// could pick them out by: the month they answered (the stored day is too fine to give at
+/// all), the survey version (versions follow one another in time), the language, and the
+/// answer to a question that places a person (a choice, such as assignment or tenure, or a
+/// date). Scales and numbers describe an opinion, not a person, and are not among them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Identifying {
+    Question(String),
+    Language,
+    Version,
+    Month,
+}
+
+impl Identifying {
+    pub fn name(&self) -> &str {
+        match self {
+            Identifying::Question(key) => key,
+            Identifying::Language => "language",
+            Identifying::Version => "version",
+            Identifying::Month => "month",
+        }
+    }
+}
+
+/// One staff response as it is stored (only the day is known).
+#[derive(Clone, Debug)]
+pub struct StaffResponse {
+    pub day: String,
+    pub version: i64,
+    pub language: String,
+    pub answers: super::model::Answers,
+}
+
+impl StaffResponse {
+    fn value(&self, column: &Identifying) -> String {
+        match column {
+            Identifying::Question(key) => self
+                .answers
+                .get(key)
+                .map(Answer::to_cell)
+                .unwrap_or_default(),
+            Identifying::Language => self.language.clone(),
+            Identifying::Version => self.version.to_string(),
+            Identifying::Month => self.day.get(..7).unwrap_or_default().to_string(),
+        }
+    }
+}
+
+/// A staff survey's responses as its exports give them, so that no one can be singled out:
+///
+/// - every combination of the identifying columns left in the rows is shared by at least
+///   `k` respondents (the anonymity threshold): columns are kept in order (the survey's
+///   identifying questions, then language, version and month) only while that holds, and the
+///   others are left out of the file; with fewer than `k` responses there are no rows at all;
+/// - free text is not in the rows: it goes to a list of its own, in random order, with
+///   nothing else from the response beside it;
+/// - the day is never given, at most the month.
+pub struct StaffExport {
+    pub k: u64,
+    /// The identifying columns kept in the rows.
+    pub kept: Vec<Identifying>,
+    /// Identifying columns left out, because a group smaller than `k` would show.
+    pub dropped: Vec<Identifying>,
+    /// The other questions of the rows (opinions on scales, numbers).
+    pub answer_columns: Vec<String>,
+    /// The questions in the rows, in the survey's order, with their choices' English labels
+    /// by value for choice questions.
+    columns: Vec<(String, Option<HashMap<String, String>>)>,
+    pub rows: Vec<StaffResponse>,
+    /// (question key, comment), shuffled.
+    pub comments: Vec<(String, String)>,
+}
+
+/// Whether every combination of `columns` among `rows` is shared by at least `k` of them.
+pub fn k_anonymous(rows: &[StaffResponse], columns: &[Identifying], k: u64) -> bool {
+    let mut classes: HashMap<Vec<String>, u64> = HashMap::new();
+    for r in rows {
+        *classes
+            .entry(columns.iter().map(|c| r.value(c)).collect())
+            .or_insert(0) += 1;
+    }
+    classes.values().all(|n| *n >= k)
+}
+
+/// Makes a staff survey's rows anonymous (see [`StaffExport`]).
+pub fn anonymise(def: &Definition, mut rows: Vec<StaffResponse>, k: u64) -> StaffExport {
+    let k = k.max(1);
+    let mut candidates: Vec<Identifying> = def
+        .questions()
+        .filter(|q| {
+            matches!(
+                q.kind,
+                QuestionKind::SingleChoice { .. }
+                    | QuestionKind::MultipleChoice { .. }
+                    | QuestionKind::Demographic { .. }
+                    | QuestionKind::Date
+            )
+        })
+        .map(|q| Identifying::Question(q.key.clone()))
+        .collect();
+    candidates.extend([
+        Identifying::Language,
+        Identifying::Version,
+        Identifying::Month,
+    ]);
+    let answer_columns: Vec<String> = def
+        .questions()
+        .filter(|q| {
+            !matches!(q.kind, QuestionKind::Note | QuestionKind::Text { .. })
+                && !candidates.contains(&Identifying::Question(q.key.clone()))
+        })
+        .map(|q| q.key.clone())
+        .collect();
+    let text_keys: Vec<&str> = def
+        .questions()
+        .filter(|q| matches!(q.kind, QuestionKind::Text { .. }))
+        .map(|q| q.key.as_str())
+        .collect();
+    let mut kept: Vec<Identifying> = Vec::new();
+    let mut dropped = Vec::new();
+    if (rows.len() as u64) < k {
+        rows.clear();
+        dropped = candidates;
+    } else {
+        for c in candidates {
+            kept.push(c);
+            if !k_anonymous(&rows, &kept, k) {
+                dropped.extend(kept.pop());
+            }
+        }
+    }
+    let columns = def
+        .questions()
+        .filter(|q| {
+            answer_columns.contains(&q.key) || kept.contains(&Identifying::Question(q.key.clone()))
+        })
+        .map(|q| {
+            let labels = q.kind.is_categorical().then(|| {
+                q.kind
+                    .choices()
+                    .into_iter()
+                    .map(|c| (c.value, c.label.en))
+                    .collect()
+            });
+            (q.key.clone(), labels)
+        })
+        .collect();
+    let mut comments = Vec::new();
+    for r in &mut rows {
+        for key in &text_keys {
+            if let Some(Answer::One(text)) = r.answers.remove(*key)
+                && !text.trim().is_empty()
+            {
+                comments.push((key.to_string(), text));
+            }
+        }
+        r.answers.retain(|key, _| {
+            answer_columns.contains(key) || kept.contains(&Identifying::Question(key.clone()))
+        });
+    }
+    let mut rng = fastrand::Rng::with_seed(u64::from_le_bytes(
+        crate::platform::secrets::random_bytes::<8>(),
+    ));
+    rng.shuffle(&mut comments);
+    rng.shuffle(&mut rows);
+    StaffExport {
+        k,
+        kept,
+        dropped,
+        answer_columns,
+        columns,
+        rows,
+        comments,
+    }
+}
+
+/// Reads a staff survey's responses and makes them anonymous. Staff surveys are small (a
+/// wave is at most an agency's staff), so they are read whole: whether a column may be kept
+/// depends on every row.
+pub async fn staff_export(
+    db: &Db,
+    survey: &Survey,
+    def: &Definition,
+    k: u64,
+) -> anyhow::Result<StaffExport> {
+    let mut rows = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = employee_page(db, survey, &after).await?;
+        let n = page.len() as i64;
+        for (token, day, version, language, answers) in page {
+            after = token;
+            rows.push(StaffResponse {
+                day,
+                version,
+                language,
+                answers: serde_json::from_str(&answers)?,
+            });
+        }
+        if n < PAGE {
+            break;
+        }
+    }
+    Ok(anonymise(def, rows, k))
+}
+
+impl StaffExport {
+    /// The identifying columns that are not questions, in the file's order.
+    fn fact_columns(&self) -> Vec<Identifying> {
+        [
+            Identifying::Month,
+            Identifying::Version,
+            Identifying::Language,
+        ]
+        .into_iter()
+        .filter(|c| self.kept.contains(c))
+        .collect()
+    }
+
+    /// The header of the rows: the facts kept, then each question (choice questions twice:
+    /// code and label).
+    pub fn header(&self) -> Vec<String> {
+        let mut h: Vec<String> = self
+            .fact_columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        for (key, labels) in &self.columns {
+            h.push(key.clone());
+            if labels.is_some() {
+                h.push(format!("{key}_label"));
+            }
+        }
+        h
+    }
+
+    pub fn rows_csv(&self) -> csv::Result<Vec<u8>> {
+        let mut w = CsvOut::buffer();
+        w.texts(self.header().iter().map(String::as_str))?;
+        let facts = self.fact_columns();
+        for r in &self.rows {
+            for c in &facts {
+                match c {
+                    Identifying::Version => w.int(r.version)?,
+                    c => w.text(&r.value(c))?,
+                }
+            }
+            for (key, labels) in &self.columns {
+                let a = r.answers.get(key);
+                match a {
+                    Some(Answer::Number(x)) => w.number(*x)?,
+                    Some(a) => w.text(&a.to_cell())?,
+                    None => w.empty()?,
+                }
+                if let Some(labels) = labels {
+                    let label = |v: &String| labels.get(v).unwrap_or(v).clone();
+                    match a {
+                        Some(Answer::One(v)) => w.text(&label(v))?,
+                        Some(Answer::Many(values)) => {
+                            w.text(&values.iter().map(label).collect::<Vec<_>>().join(";"))?
+                        }
+                        _ => w.empty()?,
+                    }
+                }
+            }
+            w.end()?;
+        }
+        w.into_inner()
+    }
+
+    pub fn comments_csv(&self) -> csv::Result<Vec<u8>> {
+        let mut w = CsvOut::buffer();
+        w.texts(["question", "comment"])?;
+        for (key, text) in &self.comments {
+            w.text(key)?;
+            w.text(text)?;
+            w.end()?;
+        }
+        w.into_inner()
+    }
 }
 
 #[cfg(test)]
@@ -548,6 +832,92 @@ mod tests {
             ]
         );
         assert!(matches!(stored.0[1].0, Cow::Borrowed(_)), "keys borrowed");
+    }
+
+    /// Generated staff surveys with small groups (random assignments, tenures, languages and
+    /// days, skewed so that some groups are tiny): after anonymising, every combination of
+    /// the identifying columns left in the rows, taken any number at a time, is shared by at
+    /// least k respondents, no day or comment is left in a row, and every comment is listed.
+    #[test]
+    fn staff_rows_are_k_anonymous_over_every_combination_of_columns() {
+        use crate::surveys::templates::Template;
+        let def = Template::EmployeeEngagement.definition();
+        let pick = |rng: &mut fastrand::Rng, options: &[&str]| -> String {
+            // Skewed: the first option most often, the last rarely.
+            let i = (rng.f64().powi(2) * options.len() as f64) as usize;
+            options[i.min(options.len() - 1)].to_string()
+        };
+        for seed in 0..300u64 {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let k = rng.u64(3..=6);
+            let n = rng.usize(0..40);
+            let rows: Vec<StaffResponse> = (0..n)
+                .map(|i| {
+                    let mut answers = crate::surveys::model::Answers::new();
+                    for (key, options) in [
+                        (
+                            "assignment",
+                            &["patrol", "investigations", "support", "command"][..],
+                        ),
+                        ("tenure", &["5-14", "0-4", "15+"][..]),
+                        ("stress", &["sometimes", "often", "rarely", "always"][..]),
+                    ] {
+                        if rng.u8(0..10) > 0 {
+                            answers.insert(key.into(), Answer::One(pick(&mut rng, options)));
+                        }
+                    }
+                    answers.insert(
+                        "morale_proud".into(),
+                        Answer::One(rng.u8(1..=5).to_string()),
+                    );
+                    answers.insert("comments".into(), Answer::One(format!("comment {i}")));
+                    StaffResponse {
+                        day: format!("2026-{:02}-{:02}", rng.u8(5..=6), rng.u8(1..=28)),
+                        version: if rng.u8(0..8) == 0 { 2 } else { 1 },
+                        language: pick(&mut rng, &["en", "es"]),
+                        answers,
+                    }
+                })
+                .collect();
+            let export = anonymise(&def, rows, k);
+            if (n as u64) < k {
+                assert!(
+                    export.rows.is_empty() && export.comments.is_empty(),
+                    "seed {seed}"
+                );
+                continue;
+            }
+            assert_eq!(export.rows.len(), n);
+            assert_eq!(export.comments.len(), n, "seed {seed}");
+            let m = export.kept.len();
+            for subset in 0u32..(1 << m) {
+                let columns: Vec<Identifying> = (0..m)
+                    .filter(|i| subset & (1 << i) != 0)
+                    .map(|i| export.kept[i].clone())
+                    .collect();
+                assert!(
+                    k_anonymous(&export.rows, &columns, k),
+                    "seed {seed}, k {k}: {columns:?} singles out a group"
+                );
+            }
+            // What the file holds is what was checked: its identifying columns are the kept
+            // ones, and its rows carry no day and no comment.
+            let csv = String::from_utf8(export.rows_csv().unwrap()).unwrap();
+            let header = csv.lines().next().unwrap();
+            for c in &export.dropped {
+                assert!(
+                    !header.split(',').any(|h| h == c.name()),
+                    "seed {seed}: {header}"
+                );
+            }
+            assert!(!csv.contains("comment "), "seed {seed}");
+            assert!(
+                !csv.lines().any(|l| l
+                    .split(',')
+                    .any(|f| f.len() == 10 && f.starts_with("2026-"))),
+                "seed {seed}: a day in {csv}"
+            );
+        }
     }
 
     /// The fast formatter writes what chrono's own formatting writes, across daylight-saving

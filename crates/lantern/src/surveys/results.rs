@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use stats::disclosure::{self, Disclosed};
 use stats::interval::{Confidence, Wilson};
 use stats::rake::{RakeOptions, rake};
 
@@ -11,7 +12,7 @@ use super::aggregate::{Aggregate, Dim, ScoreKey, Tally, Totals, Weighting};
 use super::model::{Definition, QuestionKind, Score};
 use super::themes::{self, Theme};
 use crate::web::charts::{Bar, BarChart, LineChart, Series, percent};
-use crate::web::i18n::Lang;
+use crate::web::i18n::{self, Lang};
 
 /// An estimate with its 95% interval and the sample size behind it (effective size when
 /// weighted).
@@ -215,50 +216,73 @@ fn weighted_mean(totals: &Totals, weights: &CellWeights) -> Option<Est> {
     })
 }
 
-/// Rules for hiding small groups.
+/// Rules for hiding small groups: counts below `min` are withheld, and with them the next
+/// smallest wherever a withheld count could be worked out from a published total.
 #[derive(Clone, Copy, Debug)]
 pub struct Suppression {
-    /// Groups with fewer respondents than this are not shown.
+    /// Groups and answers with fewer respondents than this are not shown.
     pub min: u64,
-    /// Also hide the next smallest group when only one would be hidden, so the hidden one
-    /// cannot be worked out from the total (anonymous employee surveys).
-    pub complementary: bool,
 }
 
-/// Which groups of a breakdown to hide, given their sizes.
-pub fn hidden_groups(sizes: &BTreeMap<String, u64>, rule: Suppression) -> Vec<String> {
-    let mut hidden: Vec<String> = sizes
+/// Which of some counts to withhold: those below the threshold, and complements so that none
+/// can be found by subtraction when their total is known. `values` are in reading order;
+/// the order decides ties, so every view that withholds the same counts calls this with the
+/// same order.
+pub fn withheld_values(values: &[(String, u64)], min: u64, total_known: bool) -> Vec<String> {
+    let counts: Vec<u64> = values.iter().map(|(_, n)| *n).collect();
+    let w = disclosure::suppress(&disclosure::Table::column(&counts, &[total_known]), min);
+    values
         .iter()
-        .filter(|(_, n)| **n < rule.min)
-        .map(|(g, _)| g.clone())
-        .collect();
-    if rule.complementary
-        && hidden.len() == 1
-        && sizes.len() > 1
-        && let Some((g, _)) = sizes
-            .iter()
-            .filter(|(g, _)| !hidden.contains(g))
-            .min_by_key(|(_, n)| **n)
-    {
-        hidden.push(g.clone());
-    }
-    hidden
+        .zip(w.cells)
+        .filter(|(_, hidden)| *hidden)
+        .map(|((v, _), _)| v.clone())
+        .collect()
 }
 
+/// Which groups of a breakdown to hide, given their sizes (in reading order), when the total
+/// of the groups is known.
+pub fn hidden_groups(sizes: &[(String, u64)], rule: Suppression) -> Vec<String> {
+    withheld_values(sizes, rule.min, true)
+}
+
+/// One answer's count and shares, when there are enough of them to show.
 #[derive(Clone, Debug)]
-pub struct ChoiceRow {
-    pub label: String,
+pub struct ChoiceValue {
     pub count: u64,
     pub share: Option<Est>,
     pub weighted: Option<Est>,
 }
 
 #[derive(Clone, Debug)]
+pub struct ChoiceRow {
+    pub label: String,
+    pub value: Disclosed<ChoiceValue>,
+}
+
+impl ChoiceRow {
+    pub fn shown(&self) -> Option<&ChoiceValue> {
+        self.value.shown()
+    }
+}
+
+/// A breakdown group's size and its cells, when the group is large enough to show.
+#[derive(Clone, Debug)]
+pub struct GroupValue {
+    pub n: u64,
+    /// One per column; a cell can be withheld in a group that is shown.
+    pub cells: Vec<Disclosed<String>>,
+}
+
+#[derive(Clone, Debug)]
 pub struct GroupRow {
     pub label: String,
-    pub n: u64,
-    /// Shown values, or None when the group is too small to show.
-    pub cells: Option<Vec<String>>,
+    pub value: Disclosed<GroupValue>,
+}
+
+impl GroupRow {
+    pub fn shown(&self) -> Option<&GroupValue> {
+        self.value.shown()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -268,7 +292,10 @@ pub struct Breakdown {
     pub title: String,
     pub columns: Vec<String>,
     pub rows: Vec<GroupRow>,
+    /// Groups withheld.
     pub hidden: usize,
+    /// Cells withheld inside groups that are shown.
+    pub hidden_cells: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -276,7 +303,9 @@ pub struct QuestionResult {
     pub key: String,
     pub label: String,
     pub kind: &'static str,
-    pub n: u64,
+    /// Respondents who answered; withheld (with everything else about the question) when
+    /// too few did.
+    pub answered: Disclosed<u64>,
     pub choices: Vec<ChoiceRow>,
     pub mean: Option<Est>,
     pub weighted_mean: Option<Est>,
@@ -286,11 +315,37 @@ pub struct QuestionResult {
     pub text_count: u64,
 }
 
+impl QuestionResult {
+    /// Choices withheld.
+    pub fn hidden_choices(&self) -> usize {
+        self.choices
+            .iter()
+            .filter(|c| c.value.is_withheld())
+            .count()
+    }
+}
+
+/// One month of a trend, when enough respondents have a score in it.
+#[derive(Clone, Debug)]
+pub struct TrendValue {
+    pub n: u64,
+    pub est: Option<Est>,
+}
+
 #[derive(Clone, Debug)]
 pub struct TrendRow {
     pub month: String,
-    pub n: u64,
-    pub est: Option<Est>,
+    pub value: Disclosed<TrendValue>,
+}
+
+impl TrendRow {
+    pub fn shown(&self) -> Option<&TrendValue> {
+        self.value.shown()
+    }
+
+    pub fn est(&self) -> Option<Est> {
+        self.shown().and_then(|v| v.est)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -303,6 +358,8 @@ pub struct ScoreResult {
     pub breakdown: Option<Breakdown>,
 }
 
+/// A survey's results as every view draws them (staff and public pages, charts, the API):
+/// small counts are withheld here, once, so no view can show what another hides.
 #[derive(Clone, Debug)]
 pub struct Results {
     pub respondents: u64,
@@ -310,7 +367,7 @@ pub struct Results {
     pub scores: Vec<ScoreResult>,
     pub questions: Vec<QuestionResult>,
     pub weights: Option<CellWeights>,
-    /// The whole survey is below the suppression threshold.
+    /// The whole survey is below the suppression threshold: no scores or questions at all.
     pub too_few: bool,
     pub min_group: u64,
 }
@@ -381,7 +438,97 @@ pub struct Inputs<'a> {
     pub lang: Lang,
 }
 
-/// Everything the results page shows.
+/// [`withheld_values`], starting from some values already withheld for another reason.
+fn withheld_with(
+    values: &[(String, u64)],
+    min: u64,
+    total_known: bool,
+    already: &[String],
+) -> Vec<String> {
+    let counts: Vec<u64> = values.iter().map(|(_, n)| *n).collect();
+    let start: Vec<bool> = values
+        .iter()
+        .map(|(v, n)| disclosure::is_small(*n, min) || already.contains(v))
+        .collect();
+    let w = disclosure::complete(&disclosure::Table::column(&counts, &[total_known]), start);
+    values
+        .iter()
+        .zip(w.cells)
+        .filter(|(_, hidden)| *hidden)
+        .map(|((v, _), _)| v.clone())
+        .collect()
+}
+
+/// The values a question's answers are counted by, with their labels, in choice order
+/// (scale points for a rating).
+fn listed_choices(kind: &QuestionKind, lang: Lang) -> Vec<(String, String)> {
+    match kind {
+        QuestionKind::Rating { min, max, .. } => (*min..=*max)
+            .map(|v| (v.to_string(), v.to_string()))
+            .collect(),
+        k => k
+            .choices()
+            .into_iter()
+            .map(|c| (c.value, c.label.get(lang).to_string()))
+            .collect(),
+    }
+}
+
+/// Counts of each listed value of a question, in the list's order.
+fn choice_counts(totals: &Totals, listed: &[(String, String)]) -> Vec<(String, u64)> {
+    listed
+        .iter()
+        .map(|(v, _)| (v.clone(), *totals.all.counts.get(v).unwrap_or(&0)))
+        .collect()
+}
+
+/// Answers of a question that each respondent gives once, so its counts add up to those
+/// who answered it (the total a withheld count could be subtracted from).
+fn single_valued(kind: &QuestionKind) -> bool {
+    !matches!(kind, QuestionKind::MultipleChoice { .. })
+}
+
+/// The withheld groups of a breakdown. Grouping by a question's answer withholds exactly
+/// the answers its own table withholds (the group sizes are its answer counts); other
+/// groupings add up to all respondents.
+fn hidden_groups_of(dim: &Dim, agg: &Aggregate, def: &Definition, min: u64) -> Vec<String> {
+    if let Dim::Answer(key) = dim
+        && let Some(q) = def.question(key)
+    {
+        let empty = Totals::default();
+        let totals = agg.questions.get(key).unwrap_or(&empty);
+        if totals.all.n < min {
+            return agg
+                .group_sizes
+                .get(dim)
+                .map(|s| s.keys().cloned().collect())
+                .unwrap_or_default();
+        }
+        let listed = listed_choices(&q.kind, Lang::En);
+        let mut hidden = withheld_values(&choice_counts(totals, &listed), min, true);
+        // A group that is not one of the listed answers (an old version's choice).
+        if let Some(sizes) = agg.group_sizes.get(dim) {
+            for (g, n) in sizes {
+                if !listed.iter().any(|(v, _)| v == g) && *n < min {
+                    hidden.push(g.clone());
+                }
+            }
+        }
+        return hidden;
+    }
+    let empty = BTreeMap::new();
+    let sizes = agg.group_sizes.get(dim).unwrap_or(&empty);
+    let ordered: Vec<(String, u64)> = ordered_groups(dim, sizes, def)
+        .into_iter()
+        .map(|g| {
+            let n = sizes[&g];
+            (g, n)
+        })
+        .collect();
+    withheld_values(&ordered, min, true)
+}
+
+/// Everything the results pages, the public summary and the API show.
 pub fn compute(input: Inputs<'_>) -> Results {
     let Inputs {
         def,
@@ -391,40 +538,61 @@ pub fn compute(input: Inputs<'_>) -> Results {
         suppression,
         lang,
     } = input;
-    let too_few = agg.respondents < suppression.min;
+    let min = suppression.min;
+    let too_few = agg.respondents < min;
+    if too_few {
+        return Results {
+            respondents: agg.respondents,
+            flagged: agg.flagged,
+            scores: Vec::new(),
+            questions: Vec::new(),
+            weights,
+            too_few,
+            min_group: min,
+        };
+    }
     let hidden_by: Vec<String> = by
         .as_ref()
-        .and_then(|d| agg.group_sizes.get(d))
-        .map(|sizes| hidden_groups(sizes, suppression))
+        .map(|d| hidden_groups_of(d, agg, def, min))
         .unwrap_or_default();
+    let hidden_months = hidden_groups_of(&Dim::Month, agg, def, min);
+    let withheld_text = i18n::t(lang, "survey.results_hidden");
 
     let mut scores = Vec::new();
     for (key, totals) in &agg.scores {
-        let value = mean(totals.all.n as f64, totals.all.sum, totals.all.sum_sq)
+        let enough = totals.all.n >= min;
+        let value = enough
+            .then(|| mean(totals.all.n as f64, totals.all.sum, totals.all.sum_sq))
+            .flatten()
             .map(|e| e.within(SCORE_RANGE));
         let weighted = weights
             .as_ref()
+            .filter(|_| enough)
             .and_then(|w| weighted_mean(totals, w))
             .map(|e| e.within(SCORE_RANGE));
-        let trend: Vec<TrendRow> = agg
+        let months: Vec<(String, Tally)> = agg
             .by(totals, &Dim::Month)
-            .map(|months| {
-                months
-                    .iter()
-                    .map(|(m, t)| TrendRow {
-                        month: month_label(m),
-                        n: t.n,
-                        est: (t.n >= suppression.min)
-                            .then(|| mean(t.n as f64, t.sum, t.sum_sq))
-                            .flatten()
-                            .map(|e| e.within(SCORE_RANGE)),
-                    })
-                    .collect()
-            })
+            .map(|m| m.into_iter().map(|(k, t)| (k, t.clone())).collect())
             .unwrap_or_default();
+        let month_sizes: Vec<(String, u64)> =
+            months.iter().map(|(m, t)| (m.clone(), t.n)).collect();
+        let hidden = withheld_with(&month_sizes, min, enough, &hidden_months);
+        let trend: Vec<TrendRow> = months
+            .iter()
+            .map(|(m, t)| TrendRow {
+                month: month_label(m),
+                value: Disclosed::unless(
+                    !enough || hidden.contains(m),
+                    TrendValue {
+                        n: t.n,
+                        est: mean(t.n as f64, t.sum, t.sum_sq).map(|e| e.within(SCORE_RANGE)),
+                    },
+                ),
+            })
+            .collect();
         // The parts of procedural justice are in the table; their trends would crowd the page.
         let headline = !matches!(key, ScoreKey::One(s) if Score::PROCEDURAL_JUSTICE.contains(s));
-        let trend_chart = if headline && trend.len() > 1 {
+        let trend_chart = if headline && enough && trend.len() > 1 {
             let mut chart = LineChart::new(
                 format!(
                     "{} score by month, 0 to 100, with 95% intervals",
@@ -435,10 +603,11 @@ pub fn compute(input: Inputs<'_>) -> Results {
                     points: trend
                         .iter()
                         .map(|r| {
+                            let e = r.est();
                             (
                                 r.month.clone(),
-                                r.est.map(|e| e.value),
-                                r.est.map(|e| (e.lower, e.upper)),
+                                e.map(|e| e.value),
+                                e.map(|e| (e.lower, e.upper)),
                             )
                         })
                         .collect(),
@@ -455,10 +624,11 @@ pub fn compute(input: Inputs<'_>) -> Results {
             def,
             lang,
             hidden: &hidden_by,
-            suppression,
+            min,
         };
         let breakdown = by
             .as_ref()
+            .filter(|_| enough)
             .map(|d| numeric_breakdown(d, totals, &ctx, key.label(), SCORE_RANGE));
         scores.push(ScoreResult {
             label: key.label(),
@@ -485,48 +655,50 @@ pub fn compute(input: Inputs<'_>) -> Results {
         let label = q.label.get(lang).to_string();
         if let QuestionKind::Text { .. } = q.kind {
             let t = agg.texts.get(&q.key);
+            let n = t.map_or(0, |t| t.n);
             questions.push(QuestionResult {
                 key: q.key.clone(),
                 label,
                 kind: q.kind.name(),
-                n: t.map_or(0, |t| t.n),
+                answered: Disclosed::unless(disclosure::is_small(n, min), n),
                 choices: Vec::new(),
                 mean: None,
                 weighted_mean: None,
                 chart: String::new(),
                 breakdown: None,
-                themes: t
-                    .map(|t| themes::top(t, 8, suppression.min.max(3)))
-                    .unwrap_or_default(),
-                text_count: t.map_or(0, |t| t.n),
+                themes: t.map(|t| themes::top(t, 8, min.max(3))).unwrap_or_default(),
+                text_count: n,
             });
             continue;
         }
         let empty = Totals::default();
         let totals = agg.questions.get(&q.key).unwrap_or(&empty);
         let n = totals.all.n;
-        let mut choices: Vec<ChoiceRow> = Vec::new();
-        let listed: Vec<(String, String)> = match &q.kind {
-            QuestionKind::Rating { min, max, .. } => (*min..=*max)
-                .map(|v| (v.to_string(), v.to_string()))
-                .collect(),
-            k => k
-                .choices()
-                .into_iter()
-                .map(|c| (c.value, c.label.get(lang).to_string()))
-                .collect(),
+        let enough = n >= min;
+        let listed = listed_choices(&q.kind, lang);
+        let counts = choice_counts(totals, &listed);
+        let hidden = if enough {
+            withheld_values(&counts, min, single_valued(&q.kind))
+        } else {
+            counts.iter().map(|(v, _)| v.clone()).collect()
         };
-        for (value, choice_label) in &listed {
-            let count = *totals.all.counts.get(value).unwrap_or(&0);
-            choices.push(ChoiceRow {
+        let choices: Vec<ChoiceRow> = listed
+            .iter()
+            .zip(&counts)
+            .map(|((value, choice_label), (_, count))| ChoiceRow {
                 label: choice_label.clone(),
-                count,
-                share: share(count as f64, n as f64),
-                weighted: weights
-                    .as_ref()
-                    .and_then(|w| weighted_share(totals, w, value)),
-            });
-        }
+                value: Disclosed::unless(
+                    hidden.contains(value),
+                    ChoiceValue {
+                        count: *count,
+                        share: share(*count as f64, n as f64),
+                        weighted: weights
+                            .as_ref()
+                            .and_then(|w| weighted_share(totals, w, value)),
+                    },
+                ),
+            })
+            .collect();
         // The scale a mean's interval must stay on.
         let range = match &q.kind {
             QuestionKind::Agreement => Some((1.0, 5.0)),
@@ -536,13 +708,12 @@ pub fn compute(input: Inputs<'_>) -> Results {
             }
             _ => None,
         };
-        let mean_est = q
-            .kind
-            .is_numeric()
+        let numeric = enough && q.kind.is_numeric();
+        let mean_est = numeric
             .then(|| mean(n as f64, totals.all.sum, totals.all.sum_sq))
             .flatten()
             .map(|e| e.within(range));
-        let weighted_mean_est = if q.kind.is_numeric() {
+        let weighted_mean_est = if numeric {
             weights
                 .as_ref()
                 .and_then(|w| weighted_mean(totals, w))
@@ -550,18 +721,27 @@ pub fn compute(input: Inputs<'_>) -> Results {
         } else {
             None
         };
-        let chart = if choices.is_empty() || n == 0 {
+        // The chart is drawn from the same withheld rows as the table: a withheld answer has
+        // no bar, only the words saying so.
+        let chart = if choices.is_empty() || !enough {
             String::new()
         } else {
             let mut c = BarChart::new(
                 format!("{label}: share of answers with 95% intervals"),
                 choices
                     .iter()
-                    .map(|r| Bar {
-                        label: r.label.clone(),
-                        value: r.share.map(|s| s.value),
-                        interval: r.share.map(|s| (s.lower, s.upper)),
-                        text: r.share.map(|s| percent(s.value)).unwrap_or_default(),
+                    .map(|r| {
+                        let s = r.shown().and_then(|v| v.share);
+                        Bar {
+                            label: r.label.clone(),
+                            value: s.map(|s| s.value),
+                            interval: s.map(|s| (s.lower, s.upper)),
+                            text: match (r.shown(), s) {
+                                (None, _) => withheld_text.to_string(),
+                                (Some(_), Some(s)) => percent(s.value),
+                                (Some(_), None) => String::new(),
+                            },
+                        }
                     })
                     .collect(),
             );
@@ -573,20 +753,20 @@ pub fn compute(input: Inputs<'_>) -> Results {
             def,
             lang,
             hidden: &hidden_by,
-            suppression,
+            min,
         };
-        let breakdown = by.as_ref().map(|d| {
+        let breakdown = by.as_ref().filter(|_| enough).map(|d| {
             if q.kind.is_numeric() {
                 numeric_breakdown(d, totals, &ctx, "", range)
             } else {
-                categorical_breakdown(d, totals, &ctx, &listed)
+                categorical_breakdown(d, totals, &ctx, &listed, &hidden, single_valued(&q.kind))
             }
         });
         questions.push(QuestionResult {
             key: q.key.clone(),
             label,
             kind: q.kind.name(),
-            n,
+            answered: Disclosed::unless(!enough, n),
             choices,
             mean: mean_est,
             weighted_mean: weighted_mean_est,
@@ -603,7 +783,7 @@ pub fn compute(input: Inputs<'_>) -> Results {
         questions,
         weights,
         too_few,
-        min_group: suppression.min,
+        min_group: min,
     }
 }
 
@@ -615,8 +795,57 @@ struct BreakdownCtx<'a> {
     agg: &'a Aggregate,
     def: &'a Definition,
     lang: Lang,
+    /// Groups withheld from every table of this breakdown.
     hidden: &'a [String],
-    suppression: Suppression,
+    min: u64,
+}
+
+/// A breakdown's groups in reading order with their tallies of one question or score, and
+/// which to withhold: the breakdown's hidden groups, groups where few answered this one,
+/// and complements (the group counts add up to the question's, which is shown).
+fn breakdown_groups(
+    dim: &Dim,
+    totals: &Totals,
+    ctx: &BreakdownCtx<'_>,
+) -> (Vec<(String, Tally)>, Vec<String>) {
+    let empty = BTreeMap::new();
+    let sizes = ctx.agg.group_sizes.get(dim).unwrap_or(&empty);
+    let by = ctx.agg.by(totals, dim);
+    let groups: Vec<(String, Tally)> = ordered_groups(dim, sizes, ctx.def)
+        .into_iter()
+        .map(|g| {
+            let t = by
+                .as_ref()
+                .and_then(|m| m.get(&g))
+                .map(|t| (*t).clone())
+                .unwrap_or_default();
+            (g, t)
+        })
+        .collect();
+    let answered: Vec<(String, u64)> = groups.iter().map(|(g, t)| (g.clone(), t.n)).collect();
+    let hidden = withheld_with(&answered, ctx.min, true, ctx.hidden);
+    (groups, hidden)
+}
+
+fn breakdown_of(
+    dim: &Dim,
+    ctx: &BreakdownCtx<'_>,
+    subject: &str,
+    columns: Vec<String>,
+    rows: Vec<GroupRow>,
+) -> Breakdown {
+    Breakdown {
+        subject: subject.to_string(),
+        title: dim_title(dim, ctx.def, ctx.lang),
+        columns,
+        hidden: rows.iter().filter(|r| r.value.is_withheld()).count(),
+        hidden_cells: rows
+            .iter()
+            .filter_map(|r| r.shown())
+            .map(|v| v.cells.iter().filter(|c| c.is_withheld()).count())
+            .sum(),
+        rows,
+    }
 }
 
 fn numeric_breakdown(
@@ -626,94 +855,97 @@ fn numeric_breakdown(
     subject: &str,
     range: Option<(f64, f64)>,
 ) -> Breakdown {
-    let BreakdownCtx {
-        agg,
-        def,
-        lang,
-        hidden,
-        suppression,
-    } = *ctx;
-    let empty = BTreeMap::new();
-    let sizes = agg.group_sizes.get(dim).unwrap_or(&empty);
-    let groups = agg.by(totals, dim);
-    let mut rows = Vec::new();
-    for g in ordered_groups(dim, sizes, def) {
-        let t = groups
-            .as_ref()
-            .and_then(|m| m.get(&g))
-            .map(|t| (*t).clone())
-            .unwrap_or_else(Tally::default);
-        let small = hidden.contains(&g) || t.n < suppression.min;
-        rows.push(GroupRow {
-            label: group_label(dim, &g, def, lang),
-            n: if small { 0 } else { t.n },
-            cells: (!small).then(|| {
-                vec![
-                    mean(t.n as f64, t.sum, t.sum_sq)
-                        .map(|e| e.within(range).mean())
-                        .unwrap_or_default(),
-                ]
-            }),
-        });
-    }
-    Breakdown {
-        subject: subject.to_string(),
-        title: dim_title(dim, def, lang),
-        columns: vec!["Mean (95% interval)".into()],
-        hidden: rows.iter().filter(|r| r.cells.is_none()).count(),
-        rows,
-    }
+    let (groups, hidden) = breakdown_groups(dim, totals, ctx);
+    let rows = groups
+        .into_iter()
+        .map(|(g, t)| GroupRow {
+            label: group_label(dim, &g, ctx.def, ctx.lang),
+            value: Disclosed::unless(
+                hidden.contains(&g),
+                GroupValue {
+                    n: t.n,
+                    cells: vec![Disclosed::Shown(
+                        mean(t.n as f64, t.sum, t.sum_sq)
+                            .map(|e| e.within(range).mean())
+                            .unwrap_or_default(),
+                    )],
+                },
+            ),
+        })
+        .collect();
+    breakdown_of(dim, ctx, subject, vec!["Mean (95% interval)".into()], rows)
 }
 
+/// A question's answers by group: a group × answer table whose group sizes and answer
+/// counts are shown, so small cells inside shown groups are withheld and complemented in
+/// both directions.
 fn categorical_breakdown(
     dim: &Dim,
     totals: &Totals,
     ctx: &BreakdownCtx<'_>,
     listed: &[(String, String)],
+    hidden_answers: &[String],
+    single: bool,
 ) -> Breakdown {
-    let BreakdownCtx {
-        agg,
-        def,
-        lang,
-        hidden,
-        ..
-    } = *ctx;
-    let empty = BTreeMap::new();
-    let sizes = agg.group_sizes.get(dim).unwrap_or(&empty);
-    let groups = agg.by(totals, dim);
-    let mut rows = Vec::new();
-    for g in ordered_groups(dim, sizes, def) {
-        let t = groups
-            .as_ref()
-            .and_then(|m| m.get(&g))
-            .map(|t| (*t).clone())
-            .unwrap_or_else(Tally::default);
-        let small = hidden.contains(&g);
-        rows.push(GroupRow {
-            label: group_label(dim, &g, def, lang),
-            n: if small { 0 } else { t.n },
-            cells: (!small).then(|| {
-                listed
-                    .iter()
-                    .map(|(v, _)| {
-                        let c = *t.counts.get(v).unwrap_or(&0);
-                        if t.n == 0 {
-                            "—".to_string()
-                        } else {
-                            format!("{:.0}%", c as f64 / t.n as f64 * 100.0)
-                        }
-                    })
-                    .collect()
-            }),
-        });
-    }
-    Breakdown {
-        subject: String::new(),
-        title: dim_title(dim, def, lang),
-        columns: listed.iter().map(|(_, l)| l.clone()).collect(),
-        hidden: rows.iter().filter(|r| r.cells.is_none()).count(),
+    let (groups, hidden) = breakdown_groups(dim, totals, ctx);
+    let cols = listed.len();
+    let counts: Vec<u64> = groups
+        .iter()
+        .flat_map(|(_, t)| listed.iter().map(|(v, _)| *t.counts.get(v).unwrap_or(&0)))
+        .collect();
+    let row_hidden: Vec<bool> = groups.iter().map(|(g, _)| hidden.contains(g)).collect();
+    let start: Vec<bool> = counts
+        .iter()
+        .enumerate()
+        .map(|(k, n)| row_hidden[k / cols.max(1)] || disclosure::is_small(*n, ctx.min))
+        .collect();
+    let row_totals: Vec<bool> = row_hidden.iter().map(|h| single && !h).collect();
+    let col_totals: Vec<bool> = listed
+        .iter()
+        .map(|(v, _)| !hidden_answers.contains(v))
+        .collect();
+    let w = disclosure::complete(
+        &disclosure::Table {
+            counts: &counts,
+            cols,
+            row_totals: &row_totals,
+            col_totals: &col_totals,
+        },
+        start,
+    );
+    let rows = groups
+        .into_iter()
+        .enumerate()
+        .map(|(r, (g, t))| GroupRow {
+            label: group_label(dim, &g, ctx.def, ctx.lang),
+            value: Disclosed::unless(
+                row_hidden[r] || w.row_totals.get(r).copied().unwrap_or(false),
+                GroupValue {
+                    n: t.n,
+                    cells: (0..cols)
+                        .map(|c| {
+                            let n = counts[r * cols + c];
+                            Disclosed::unless(
+                                w.cells[r * cols + c],
+                                if t.n == 0 {
+                                    "—".to_string()
+                                } else {
+                                    format!("{:.0}%", n as f64 / t.n as f64 * 100.0)
+                                },
+                            )
+                        })
+                        .collect(),
+                },
+            ),
+        })
+        .collect();
+    breakdown_of(
+        dim,
+        ctx,
+        "",
+        listed.iter().map(|(_, l)| l.clone()).collect(),
         rows,
-    }
+    )
 }
 
 /// Census shares per weighting variable, in the weighting's category order. District shares
@@ -799,44 +1031,24 @@ mod tests {
 
     #[test]
     fn small_groups_are_hidden_and_complements_too() {
-        let sizes: BTreeMap<String, u64> = [("a", 12), ("b", 3), ("c", 7), ("d", 9)]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-        assert_eq!(
-            hidden_groups(
-                &sizes,
-                Suppression {
-                    min: 5,
-                    complementary: false
-                }
-            ),
-            ["b"]
-        );
+        let sizes = |pairs: &[(&str, u64)]| -> Vec<(String, u64)> {
+            pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+        };
+        let rule = Suppression { min: 5 };
         // With only b hidden, b = total − a − c − d: hide the next smallest (c) too.
         assert_eq!(
-            hidden_groups(
-                &sizes,
-                Suppression {
-                    min: 5,
-                    complementary: true
-                }
-            ),
+            hidden_groups(&sizes(&[("a", 12), ("b", 3), ("c", 7), ("d", 9)]), rule),
             ["b", "c"]
         );
-        let two_small: BTreeMap<String, u64> = [("a", 2), ("b", 3), ("c", 9)]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
+        // Two small groups protect each other.
         assert_eq!(
-            hidden_groups(
-                &two_small,
-                Suppression {
-                    min: 5,
-                    complementary: true
-                }
-            ),
+            hidden_groups(&sizes(&[("a", 2), ("b", 3), ("c", 9)]), rule),
             ["a", "b"]
+        );
+        // A list whose total is not known needs no complement.
+        assert_eq!(
+            withheld_values(&sizes(&[("a", 12), ("b", 3), ("c", 7)]), 5, false),
+            ["b"]
         );
     }
 
@@ -931,19 +1143,16 @@ mod tests {
             agg: &agg,
             weights: Some(weights),
             by: None,
-            suppression: Suppression {
-                min: 10,
-                complementary: false,
-            },
+            suppression: Suppression { min: 10 },
             lang: Lang::En,
         });
         let happy = &results.questions[0];
         assert!(
-            (happy.choices[0].share.unwrap().value - 0.65).abs() < 1e-12,
+            (happy.choices[0].shown().unwrap().share.unwrap().value - 0.65).abs() < 1e-12,
             "unweighted 65/100"
         );
         // Weighted: (0.5·60/80 + 0.5·5/20) = 0.5.
-        let wy = happy.choices[0].weighted.unwrap();
+        let wy = happy.choices[0].shown().unwrap().weighted.unwrap();
         assert!((wy.value - 0.5).abs() < 1e-9, "{wy:?}");
         assert!((wy.n - 64.0).abs() < 1e-9);
         let trust = results.questions.iter().find(|q| q.key == "trust").unwrap();
@@ -961,15 +1170,19 @@ mod tests {
     }
 
     #[test]
-    fn breakdowns_hide_small_groups() {
+    fn breakdowns_hide_small_groups_and_their_complements() {
         let d = def();
         let w = Weighting::default();
         let mut agg = Aggregate::default();
-        for (month, n) in [("2026-01", 12), ("2026-02", 3)] {
-            for _ in 0..n {
+        // January: 12 say yes; February: 3 (too few); March: 6 yes and 2 no.
+        for (month, n, no) in [("2026-01", 12, 0), ("2026-02", 3, 0), ("2026-03", 8, 2)] {
+            for i in 0..n {
                 let a: Answers = [
                     ("trust".to_string(), Answer::Number(5.0)),
-                    ("happy".to_string(), Answer::One("yes".into())),
+                    (
+                        "happy".to_string(),
+                        Answer::One(if i < no { "no" } else { "yes" }.into()),
+                    ),
                 ]
                 .into_iter()
                 .collect();
@@ -990,25 +1203,36 @@ mod tests {
             agg: &agg,
             weights: None,
             by: Some(Dim::Month),
-            suppression: Suppression {
-                min: 5,
-                complementary: false,
-            },
+            suppression: Suppression { min: 5 },
             lang: Lang::En,
         });
-        let b = r.questions[0].breakdown.as_ref().unwrap();
-        assert_eq!(b.rows.len(), 2);
+        // "No" (2 of 23) is withheld in the question's table, and "yes" with it: the total
+        // of 23 would give it away.
+        let happy = &r.questions[0];
+        assert_eq!(happy.hidden_choices(), 2);
+        assert!(!happy.chart.contains("8.7%"), "{}", happy.chart);
+        let b = happy.breakdown.as_ref().unwrap();
+        assert_eq!(b.rows.len(), 3);
         assert_eq!(b.rows[0].label, "Jan 2026");
+        let jan = b.rows[0].shown().unwrap();
+        assert_eq!(jan.n, 12);
         assert_eq!(
-            b.rows[0].cells.as_ref().unwrap(),
-            &vec!["100%".to_string(), "0%".to_string()]
+            jan.cells,
+            [
+                Disclosed::Shown("100%".to_string()),
+                Disclosed::Shown("0%".to_string())
+            ]
         );
         assert!(
-            b.rows[1].cells.is_none(),
+            b.rows[1].value.is_withheld(),
             "3 respondents are too few to show"
         );
-        assert_eq!(b.hidden, 1);
+        assert!(
+            b.rows[2].value.is_withheld(),
+            "March is the complement: February would be 23 − 12 − 8"
+        );
+        assert_eq!(b.hidden, 2);
         let trend = &r.scores[0].trend;
-        assert!(trend[0].est.is_some() && trend[1].est.is_none());
+        assert!(trend[0].est().is_some() && trend[1].est().is_none() && trend[2].est().is_none());
     }
 }

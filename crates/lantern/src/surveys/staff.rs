@@ -494,18 +494,23 @@ pub fn parse_dim(by: &str) -> Option<Dim> {
     })
 }
 
-/// The rules for hiding small groups in this survey's results.
+/// The rules for hiding small groups in this survey's results: the anonymity threshold
+/// (never below 3) for staff surveys, the small-cell threshold for the others.
 pub fn suppression(kind: Kind, agency: &crate::platform::agencies::Agency) -> Suppression {
     match kind {
         Kind::Employee => Suppression {
-            min: agency.anonymity_threshold.max(3) as u64,
-            complementary: true,
+            min: anonymity_threshold(agency),
         },
         _ => Suppression {
             min: agency.small_cell_threshold.max(1) as u64,
-            complementary: false,
         },
     }
+}
+
+/// The smallest group of staff whose answers may be told apart: the agency's setting, never
+/// below 3.
+pub fn anonymity_threshold(agency: &crate::platform::agencies::Agency) -> u64 {
+    agency.anonymity_threshold.max(3) as u64
 }
 
 /// Computes a survey's results for a page or the API.

@@ -19,6 +19,7 @@
 //! are not shown, and the tables say why.
 
 use serde::Serialize;
+use stats::disclosure;
 use stats::interval::{Confidence, Interval, ProportionRatio, Wilson};
 use stats::linalg::Matrix;
 use stats::spline::NaturalSpline;
@@ -36,9 +37,78 @@ pub const GROUPS: [&str; 5] = [
 ];
 pub const REFERENCE: &str = "white";
 
-/// A count that may be suppressed.
+/// A count that primary suppression withholds: above zero and below the threshold.
 pub fn suppressed(n: i64, threshold: i64) -> bool {
     n > 0 && n < threshold
+}
+
+/// Which rows of a table of groups to withhold: rows already withheld (`forced`), rows whose
+/// count is small, and complements (the next smallest count) so that no withheld row is the
+/// only one in its column: every column of these tables adds up to a total the reader knows
+/// or can work out (all stops, all searches, the pooled table of the districts).
+pub fn withheld_rows(counts: &[i64], threshold: i64, forced: &[bool]) -> Vec<bool> {
+    let counts: Vec<u64> = counts.iter().map(|n| (*n).max(0) as u64).collect();
+    let start = counts
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            forced.get(i).copied().unwrap_or(false)
+                || disclosure::is_small(*n, threshold.max(0) as u64)
+        })
+        .collect();
+    disclosure::complete(&disclosure::Table::column(&counts, &[true]), start).cells
+}
+
+/// Withholds more rows of a finished table (to match another table's withheld cells): their
+/// numbers are removed, and the other rows' ratios too when the reference row is withheld;
+/// the adjusted p-values are worked out again over the rows left.
+pub fn withhold_rows(table: &mut RateTable, rows: &[bool]) {
+    let mut changed = false;
+    for (row, _) in table.rows.iter_mut().zip(rows).filter(|(_, w)| **w) {
+        if !row.suppressed {
+            *row = RateRow {
+                group: row.group.clone(),
+                label: row.label.clone(),
+                ..RateRow::withheld()
+            };
+            changed = true;
+        }
+    }
+    if !changed {
+        return;
+    }
+    if table
+        .rows
+        .iter()
+        .any(|r| r.group == REFERENCE && r.suppressed)
+    {
+        for r in &mut table.rows {
+            r.ratio = None;
+            r.ratio_lower = None;
+            r.ratio_upper = None;
+            r.p_value = None;
+        }
+    }
+    adjust_p_values(&mut table.rows);
+}
+
+/// Benjamini–Hochberg-adjusted p-values over the rows with a test.
+fn adjust_p_values(rows: &mut [RateRow]) {
+    for r in rows.iter_mut() {
+        r.q_value = None;
+    }
+    let tested: Vec<usize> = (0..rows.len())
+        .filter(|i| rows[*i].p_value.is_some())
+        .collect();
+    let ps: Vec<f64> = tested
+        .iter()
+        .map(|i| rows[*i].p_value.unwrap_or(1.0))
+        .collect();
+    if let Ok(qs) = stats::multiple::benjamini_hochberg(&ps) {
+        for (i, q) in tested.iter().zip(qs) {
+            rows[*i].q_value = Some(q);
+        }
+    }
 }
 
 /// One group's rate with its interval and its comparison with the reference group.
@@ -59,11 +129,34 @@ pub struct RateRow {
     pub p_value: Option<f64>,
     /// Benjamini–Hochberg-adjusted p-value within the table.
     pub q_value: Option<f64>,
-    /// True when a count is below the small-cell threshold and the row is withheld.
+    /// True when the row is withheld: a count is below the small-cell threshold, or the row
+    /// is withheld so that such a count cannot be worked out from the total.
     pub suppressed: bool,
     /// Stops (for the hit rate: searches) of the group that did not record the rate's field,
     /// left out of the denominator rather than counted as "no"; withheld with the row.
     pub not_recorded: Option<i64>,
+}
+
+impl RateRow {
+    /// A withheld row: no numbers at all.
+    fn withheld() -> RateRow {
+        RateRow {
+            group: String::new(),
+            label: String::new(),
+            numerator: None,
+            denominator: None,
+            rate: None,
+            rate_lower: None,
+            rate_upper: None,
+            ratio: None,
+            ratio_lower: None,
+            ratio_upper: None,
+            p_value: None,
+            q_value: None,
+            suppressed: true,
+            not_recorded: None,
+        }
+    }
 }
 
 /// A table of rates.
@@ -99,14 +192,22 @@ pub fn rate_table(
 ) -> RateTable {
     let conf = Confidence::default();
     let z = conf.z();
+    let small_denominators: Vec<bool> = counts
+        .iter()
+        .map(|(_, _, n)| suppressed(*n, threshold))
+        .collect();
+    let numerators: Vec<i64> = counts.iter().map(|(_, x, _)| *x).collect();
+    let withheld = withheld_rows(&numerators, threshold, &small_denominators);
     let reference = counts.iter().find(|(g, _, _)| g == REFERENCE).cloned();
-    let ref_ok = reference
-        .as_ref()
-        .is_some_and(|(_, x, n)| !suppressed(*x, threshold) && !suppressed(*n, threshold));
+    let ref_ok = counts
+        .iter()
+        .zip(&withheld)
+        .any(|((g, _, _), w)| g == REFERENCE && !w);
     let mut rows: Vec<RateRow> = counts
         .iter()
-        .map(|(group, x, n)| {
-            let hidden = suppressed(*x, threshold) || suppressed(*n, threshold);
+        .zip(&withheld)
+        .map(|((group, x, n), hidden)| {
+            let hidden = *hidden;
             let mut row = RateRow {
                 group: group.clone(),
                 label: race_label(group),
@@ -152,18 +253,7 @@ pub fn rate_table(
             row
         })
         .collect();
-    let tested: Vec<usize> = (0..rows.len())
-        .filter(|i| rows[*i].p_value.is_some())
-        .collect();
-    let ps: Vec<f64> = tested
-        .iter()
-        .map(|i| rows[*i].p_value.unwrap_or(1.0))
-        .collect();
-    if let Ok(qs) = stats::multiple::benjamini_hochberg(&ps) {
-        for (i, q) in tested.iter().zip(qs) {
-            rows[*i].q_value = Some(q);
-        }
-    }
+    adjust_p_values(&mut rows);
     RateTable {
         key: key.into(),
         title: title.into(),
@@ -290,12 +380,14 @@ pub fn benchmark(
     let pop_total: i64 = GROUPS.iter().filter_map(|g| pop_of(g)).sum();
     let reference = totals.iter().find(|t| t.group == REFERENCE)?;
     let ref_pop = pop_of(REFERENCE)?;
+    let withheld = withheld_stops(totals, threshold);
+    let ref_hidden = withheld_group(&withheld, REFERENCE);
     let mut rows: Vec<BenchmarkRow> = GROUPS
         .iter()
         .filter_map(|g| {
             let population = pop_of(g)?;
             let stops = totals.iter().find(|t| t.group == *g).map_or(0, |t| t.stops);
-            let hidden = suppressed(stops, threshold);
+            let hidden = withheld_group(&withheld, g);
             let mut row = BenchmarkRow {
                 group: g.to_string(),
                 label: race_label(g),
@@ -322,7 +414,7 @@ pub fn benchmark(
                     Some(stops as f64 / population as f64 * 1000.0 / years);
             }
             if *g != REFERENCE
-                && !suppressed(reference.stops, threshold)
+                && !ref_hidden
                 && population > 0
                 && ref_pop > 0
                 && reference.stops > 0
@@ -385,6 +477,26 @@ pub const ARREST_CAUTION: &str = "Arrest and citation rates depend on what the s
 /// How the rates are computed, for the analysis page and the methodology.
 pub const RATES_METHOD: &str = "Each rate is over the stops that recorded its field, as the Stanford Open Policing Project computes it (R's mean(x, na.rm = TRUE)): a stop whose file leaves search_conducted, frisk_performed, arrest_made, citation_issued or warning_issued empty or NA is left out of that rate, not counted as a no, and each table says how many stops of each group did not record it. The hit rate is over discretionary searches that recorded contraband_found. Where a file has no arrest_made, citation_issued or warning_issued column, that outcome is counted from outcome (the strictest action taken); where it has the column, a missing value is missing whatever outcome says.";
 
+/// The groups whose stops are withheld, in every table that shows stops by group (the
+/// benchmark test and the denominators of the rates per stop), so that one table cannot give
+/// away what another withholds. The stops of the groups add up to a total that is shown.
+fn withheld_stops(totals: &[GroupTotals], threshold: i64) -> Vec<(String, bool)> {
+    let groups: Vec<&GroupTotals> = totals
+        .iter()
+        .filter(|t| GROUPS.contains(&t.group.as_str()))
+        .collect();
+    let stops: Vec<i64> = groups.iter().map(|t| t.stops).collect();
+    groups
+        .iter()
+        .zip(withheld_rows(&stops, threshold, &[]))
+        .map(|(t, w)| (t.group.clone(), w))
+        .collect()
+}
+
+fn withheld_group(withheld: &[(String, bool)], group: &str) -> bool {
+    withheld.iter().any(|(g, w)| g == group && *w)
+}
+
 /// The rate tables of the analysis page.
 pub fn rate_tables(totals: &[GroupTotals], threshold: i64) -> Vec<RateTable> {
     let groups: Vec<&GroupTotals> = totals
@@ -402,6 +514,7 @@ pub fn rate_tables(totals: &[GroupTotals], threshold: i64) -> Vec<RateTable> {
         &'static str,
         &'static str,
     );
+    let stops_withheld = withheld_stops(totals, threshold);
     let per_stop = |(key, title, numerator, count, missing, field, caution): PerStop| {
         let counts: Vec<(String, i64, i64)> = groups
             .iter()
@@ -417,6 +530,14 @@ pub fn rate_tables(totals: &[GroupTotals], threshold: i64) -> Vec<RateTable> {
             caution,
         );
         table.not_recorded_label = format!("Stops without {field}");
+        // Both this table's withheld rows and the stops' come in twos or more (or none), so
+        // together they do too.
+        let rows: Vec<bool> = table
+            .rows
+            .iter()
+            .map(|r| withheld_group(&stops_withheld, &r.group))
+            .collect();
+        withhold_rows(&mut table, &rows);
         let missing: Vec<i64> = groups.iter().map(|t| missing(t)).collect();
         with_not_recorded(table, &missing)
     };
@@ -523,25 +644,77 @@ pub fn outcome_by_district(cells: &[Cell], threshold: i64) -> Vec<DistrictOutcom
     let mut districts: Vec<&str> = cells.iter().map(|c| c.district.as_str()).collect();
     districts.sort_unstable();
     districts.dedup();
-    districts
+    let in_groups = |totals: Vec<GroupTotals>| -> Vec<GroupTotals> {
+        totals
+            .into_iter()
+            .filter(|t| GROUPS.contains(&t.group.as_str()))
+            .collect()
+    };
+    let by_district: Vec<(&str, Vec<GroupTotals>)> = districts
         .into_iter()
         .map(|d| {
             let in_district: Vec<Cell> =
                 cells.iter().filter(|c| c.district == d).cloned().collect();
-            let totals: Vec<GroupTotals> = totals_by_group(&in_district)
-                .into_iter()
-                .filter(|t| GROUPS.contains(&t.group.as_str()))
-                .collect();
-            DistrictOutcome {
-                district: if d.is_empty() {
-                    "(not recorded)".into()
-                } else {
-                    d.to_string()
-                },
-                table: hit_table(&totals, threshold),
-            }
+            (d, in_groups(totals_by_group(&in_district)))
         })
-        .collect()
+        .collect();
+    let mut out: Vec<DistrictOutcome> = by_district
+        .iter()
+        .map(|(d, totals)| DistrictOutcome {
+            district: if d.is_empty() {
+                "(not recorded)".into()
+            } else {
+                d.to_string()
+            },
+            table: hit_table(totals, threshold),
+        })
+        .collect();
+    // One district × group table: each group's column adds up to the pooled hit table (shown
+    // unless withheld there) and each district's row to the district's total, so no withheld
+    // cell may be alone in its row or column.
+    let pooled = hit_table(&in_groups(totals_by_group(cells)), threshold);
+    let cols = GROUPS.len();
+    let mut counts = Vec::with_capacity(out.len() * cols);
+    let mut start = Vec::with_capacity(out.len() * cols);
+    for ((_, totals), o) in by_district.iter().zip(&out) {
+        for g in GROUPS {
+            let hits = totals
+                .iter()
+                .find(|t| t.group == g)
+                .map_or(0, |t| t.discretionary_hits);
+            counts.push(hits.max(0) as u64);
+            start.push(o.table.rows.iter().any(|r| r.group == g && r.suppressed));
+        }
+    }
+    let row_totals = vec![true; out.len()];
+    let col_totals: Vec<bool> = GROUPS
+        .iter()
+        .map(|g| !pooled.rows.iter().any(|r| r.group == *g && r.suppressed))
+        .collect();
+    let w = disclosure::complete(
+        &disclosure::Table {
+            counts: &counts,
+            cols,
+            row_totals: &row_totals,
+            col_totals: &col_totals,
+        },
+        start,
+    );
+    for (d, o) in out.iter_mut().enumerate() {
+        let rows: Vec<bool> = o
+            .table
+            .rows
+            .iter()
+            .map(|r| {
+                GROUPS
+                    .iter()
+                    .position(|g| *g == r.group)
+                    .is_some_and(|c| w.cells[d * cols + c] || w.row_totals[d])
+            })
+            .collect();
+        withhold_rows(&mut o.table, &rows);
+    }
+    out
 }
 
 /// The three model forms of the veil-of-darkness test.
@@ -757,6 +930,8 @@ mod tests {
                 ("white".into(), 185, 10_000),
                 ("black".into(), 344, 10_000),
                 ("hispanic".into(), 4, 900),
+                // The complement of Hispanic's 4 (so that 4 is not all searches less the rest).
+                ("other".into(), 30, 700),
             ],
             10,
             "search",
@@ -765,6 +940,7 @@ mod tests {
             "Stops",
             "",
         );
+        assert!(t.rows[3].suppressed && t.rows[3].rate.is_none());
         let black = &t.rows[1];
         assert!((black.ratio.unwrap() - 344.0 / 185.0).abs() < 1e-12);
         assert!(black.ratio_lower.unwrap() > 1.0, "a clear difference");
@@ -777,6 +953,118 @@ mod tests {
             t.rows[0].ratio.is_none(),
             "no ratio for the reference group"
         );
+    }
+
+    #[test]
+    fn a_lone_withheld_row_takes_the_next_smallest_with_it() {
+        // Only Hispanic searches (4) are small: alone, they would be all searches less the
+        // rest. The next smallest (Asian, 15) is withheld too, and no ratio or test is left
+        // that could give either back.
+        let t = rate_table(
+            &[
+                ("white".into(), 185, 10_000),
+                ("black".into(), 344, 10_000),
+                ("hispanic".into(), 4, 900),
+                ("asian/pacific islander".into(), 15, 800),
+                ("other".into(), 30, 700),
+            ],
+            10,
+            "search",
+            "Search rate",
+            "Searches",
+            "Stops",
+            "",
+        );
+        let withheld: Vec<&str> = t
+            .rows
+            .iter()
+            .filter(|r| r.suppressed)
+            .map(|r| r.group.as_str())
+            .collect();
+        assert_eq!(withheld, ["hispanic", "asian/pacific islander"]);
+        let asian = &t.rows[3];
+        assert!(asian.numerator.is_none() && asian.rate.is_none() && asian.ratio.is_none());
+        assert!(t.rows[4].rate.is_some());
+    }
+
+    #[test]
+    fn stops_are_withheld_alike_in_the_benchmark_and_the_rates() {
+        let group = |g: &str, stops: i64, searches: i64| GroupTotals {
+            group: g.into(),
+            stops,
+            searches,
+            ..Default::default()
+        };
+        // Asian stops (6) are small; "other" (40) is the complement, in every table.
+        let totals = vec![
+            group("white", 5_000, 100),
+            group("black", 3_000, 90),
+            group("hispanic", 2_000, 50),
+            group("asian/pacific islander", 6, 0),
+            group("other", 40, 20),
+        ];
+        let pop: Vec<(String, i64, String)> = GROUPS
+            .iter()
+            .map(|g| (g.to_string(), 10_000, "census".to_string()))
+            .collect();
+        let b = benchmark(&totals, &pop, "agency", 12, 10).unwrap();
+        let hidden: Vec<&str> = b
+            .rows
+            .iter()
+            .filter(|r| r.suppressed)
+            .map(|r| r.group.as_str())
+            .collect();
+        assert_eq!(hidden, ["asian/pacific islander", "other"]);
+        assert!(
+            b.rows
+                .iter()
+                .filter(|r| r.suppressed)
+                .all(|r| r.stop_share.is_none())
+        );
+        for t in rate_tables(&totals, 10)
+            .iter()
+            .filter(|t| t.denominator == "Stops")
+        {
+            for g in ["asian/pacific islander", "other"] {
+                let r = t.rows.iter().find(|r| r.group == g).unwrap();
+                assert!(r.suppressed && r.denominator.is_none(), "{} {g}", t.key);
+            }
+        }
+    }
+
+    #[test]
+    fn the_outcome_test_by_district_is_protected_down_its_columns() {
+        let cell = |district: &str, race: &str, searches: i64, hits: i64| Cell {
+            district: district.into(),
+            subject_race: race.into(),
+            discretionary_searches: searches,
+            discretionary_hits: hits,
+            ..Cell::default()
+        };
+        // Black hits: 3 in A (small), 40 in B, 50 in C; the pooled table shows 93. Within A
+        // the complement is another group, so down the column one more is needed (B, 40).
+        let mut cells = Vec::new();
+        for (d, black) in [("A", 3), ("B", 40), ("C", 50)] {
+            cells.push(cell(d, "white", 400, 100));
+            cells.push(cell(d, "black", 200, black));
+            cells.push(cell(d, "hispanic", 300, 60));
+            cells.push(cell(d, "other", 100, 20));
+        }
+        let out = outcome_by_district(&cells, 10);
+        let withheld = |d: usize, g: &str| {
+            out[d]
+                .table
+                .rows
+                .iter()
+                .any(|r| r.group == g && r.suppressed)
+        };
+        let column: Vec<bool> = (0..3).map(|d| withheld(d, "black")).collect();
+        assert_eq!(column.iter().filter(|w| **w).count(), 2, "{column:?}");
+        assert!(column[0], "the small count");
+        for (d, o) in out.iter().enumerate() {
+            let n = o.table.rows.iter().filter(|r| r.suppressed).count();
+            assert!(n != 1, "district {d} has one withheld row: {o:?}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::platform::audit::{self, Event};
+use crate::platform::csv_out::CsvOut;
 use crate::platform::error::{AppError, AppResult};
 use crate::transparency::analysis::{self, Benchmark, RateTable, Vod};
 use crate::transparency::model::{STOP_TYPES, StopImport, race_label};
@@ -325,8 +326,9 @@ fn opt(v: Option<f64>, f: fn(f64) -> String) -> String {
     v.map(f).unwrap_or_else(|| "—".into())
 }
 
+/// What a withheld cell says: it is small, or it would give away one that is.
 fn suppressed_text(threshold: i64) -> String {
-    format!("fewer than {threshold}: withheld")
+    format!("withheld (under {threshold}, or would reveal one)")
 }
 
 fn show_table(t: &RateTable, threshold: i64) -> ShownTable {
@@ -617,45 +619,24 @@ async fn darkness_page(
     })
 }
 
-/// One CSV field, quoted when it must be.
-fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-fn num(v: Option<f64>) -> String {
-    v.map(|x| format!("{x}")).unwrap_or_default()
-}
-
-fn int(v: Option<i64>) -> String {
-    v.map(|x| x.to_string()).unwrap_or_default()
-}
-
-/// Builds one of the downloadable tables.
+/// Builds one of the downloadable tables (numbers as numbers, texts neutralised against
+/// spreadsheet formulas by the shared CSV writer).
 pub async fn export_csv(
     state: &AppState,
     agency: &crate::platform::agencies::Agency,
     file: &str,
     scope: &Scope,
 ) -> AppResult<String> {
-    let mut out = String::new();
-    let mut line = |cols: Vec<String>| {
-        out.push_str(&cols.iter().map(|c| field(c)).collect::<Vec<_>>().join(","));
-        out.push_str("\r\n");
-    };
+    let mut w = CsvOut::buffer();
     let threshold = agency.small_cell_threshold;
+    let header = |w: &mut CsvOut<Vec<u8>>, names: &str| w.texts(names.split(','));
     match file {
         "rates.csv" => {
             let r = compute_analysis(&state.db, agency, scope).await?;
-            line(
-                "table,group,numerator,denominator,rate,rate_lower,rate_upper,ratio_to_white,ratio_lower,ratio_upper,p_value,bh_adjusted_p,suppressed,not_recorded"
-                    .split(',')
-                    .map(String::from)
-                    .collect(),
-            );
+            header(
+                &mut w,
+                "table,group,numerator,denominator,rate,rate_lower,rate_upper,ratio_to_white,ratio_lower,ratio_upper,p_value,bh_adjusted_p,suppressed,not_recorded",
+            )?;
             let by_district = r
                 .outcome_by_district
                 .iter()
@@ -667,125 +648,132 @@ pub async fn export_csv(
                 .chain(by_district)
             {
                 for row in &t.rows {
-                    line(vec![
-                        key.clone(),
-                        row.group.clone(),
-                        int(row.numerator),
-                        int(row.denominator),
-                        num(row.rate),
-                        num(row.rate_lower),
-                        num(row.rate_upper),
-                        num(row.ratio),
-                        num(row.ratio_lower),
-                        num(row.ratio_upper),
-                        num(row.p_value),
-                        num(row.q_value),
-                        row.suppressed.to_string(),
-                        int(row.not_recorded),
-                    ]);
+                    w.text(&key)?;
+                    w.text(&row.group)?;
+                    w.opt_int(row.numerator)?;
+                    w.opt_int(row.denominator)?;
+                    for x in [
+                        row.rate,
+                        row.rate_lower,
+                        row.rate_upper,
+                        row.ratio,
+                        row.ratio_lower,
+                        row.ratio_upper,
+                        row.p_value,
+                        row.q_value,
+                    ] {
+                        w.opt_number(x)?;
+                    }
+                    w.text(if row.suppressed { "true" } else { "false" })?;
+                    w.opt_int(row.not_recorded)?;
+                    w.end()?;
                 }
             }
         }
         "benchmark.csv" => {
             let r = compute_analysis(&state.db, agency, scope).await?;
-            line(
-                "geography,group,stops,population,stop_share,population_share,stops_per_1000_per_year,ratio_to_white,ratio_lower,ratio_upper,p_value,bh_adjusted_p,suppressed,population_source"
-                    .split(',')
-                    .map(String::from)
-                    .collect(),
-            );
+            header(
+                &mut w,
+                "geography,group,stops,population,stop_share,population_share,stops_per_1000_per_year,ratio_to_white,ratio_lower,ratio_upper,p_value,bh_adjusted_p,suppressed,population_source",
+            )?;
             if let Some(b) = &r.benchmark {
                 for row in &b.rows {
-                    line(vec![
-                        b.geography.clone(),
-                        row.group.clone(),
-                        int(row.stops),
-                        row.population.to_string(),
-                        num(row.stop_share),
-                        num(row.population_share),
-                        num(row.stops_per_1000_per_year),
-                        num(row.ratio),
-                        num(row.ratio_lower),
-                        num(row.ratio_upper),
-                        num(row.p_value),
-                        num(row.q_value),
-                        row.suppressed.to_string(),
-                        b.source.clone(),
-                    ]);
+                    w.text(&b.geography)?;
+                    w.text(&row.group)?;
+                    w.opt_int(row.stops)?;
+                    w.int(row.population)?;
+                    for x in [
+                        row.stop_share,
+                        row.population_share,
+                        row.stops_per_1000_per_year,
+                        row.ratio,
+                        row.ratio_lower,
+                        row.ratio_upper,
+                        row.p_value,
+                        row.q_value,
+                    ] {
+                        w.opt_number(x)?;
+                    }
+                    w.text(if row.suppressed { "true" } else { "false" })?;
+                    w.text(&b.source)?;
+                    w.end()?;
                 }
             }
         }
         "darkness.csv" => {
             let vod = compute_darkness(&state.db, agency, scope).await?;
-            line(
-                "form,formula,coefficient_is_dark,std_error,z,p_value,odds_ratio,odds_ratio_lower,odds_ratio_upper,cells,stops,stops_dark"
-                    .split(',')
-                    .map(String::from)
-                    .collect(),
-            );
+            header(
+                &mut w,
+                "form,formula,coefficient_is_dark,std_error,z,p_value,odds_ratio,odds_ratio_lower,odds_ratio_upper,cells,stops,stops_dark",
+            )?;
             for f in &vod.fits {
-                line(vec![
-                    serde_json::to_value(f.form)
+                w.text(
+                    &serde_json::to_value(f.form)
                         .ok()
                         .and_then(|v| v.as_str().map(String::from))
                         .unwrap_or_default(),
-                    f.formula.clone(),
-                    f.coefficient.to_string(),
-                    f.std_error.to_string(),
-                    f.z.to_string(),
-                    f.p_value.to_string(),
-                    f.odds_ratio.to_string(),
-                    f.odds_ratio_lower.to_string(),
-                    f.odds_ratio_upper.to_string(),
-                    f.cells.to_string(),
-                    vod.stops.to_string(),
-                    vod.stops_dark.to_string(),
-                ]);
+                )?;
+                w.text(&f.formula)?;
+                for x in [
+                    f.coefficient,
+                    f.std_error,
+                    f.z,
+                    f.p_value,
+                    f.odds_ratio,
+                    f.odds_ratio_lower,
+                    f.odds_ratio_upper,
+                ] {
+                    w.number(x)?;
+                }
+                w.int(f.cells as i64)?;
+                w.int(vod.stops)?;
+                w.int(vod.stops_dark)?;
+                w.end()?;
             }
         }
         "cells.csv" => {
             let cells = store::cells(&state.db, agency.id, scope).await?;
-            line(
-                "month,district,stop_type,subject_race,stops,searches,searches_with_outcome,hits,discretionary_searches_with_outcome,discretionary_hits,frisks,arrests,citations,warnings,search_missing,frisk_missing,arrest_missing,citation_missing,warning_missing,discretionary_searches_missing_result"
-                    .split(',')
-                    .map(String::from)
-                    .collect(),
-            );
-            let s = |n: i64| {
-                if analysis::suppressed(n, threshold) {
-                    format!("<{threshold}")
-                } else {
-                    n.to_string()
-                }
-            };
+            header(
+                &mut w,
+                "month,district,stop_type,subject_race,stops,searches,searches_with_outcome,hits,discretionary_searches_with_outcome,discretionary_hits,frisks,arrests,citations,warnings,search_missing,frisk_missing,arrest_missing,citation_missing,warning_missing,discretionary_searches_missing_result",
+            )?;
+            let withheld = format!("<{threshold}");
             for c in cells {
-                line(vec![
-                    c.month,
-                    c.district,
-                    c.stop_type,
-                    c.subject_race,
-                    s(c.stops),
-                    s(c.searches),
-                    s(c.searches_with_outcome),
-                    s(c.hits),
-                    s(c.discretionary_searches),
-                    s(c.discretionary_hits),
-                    s(c.frisks),
-                    s(c.arrests),
-                    s(c.citations),
-                    s(c.warnings),
-                    s(c.search_missing),
-                    s(c.frisk_missing),
-                    s(c.arrest_missing),
-                    s(c.citation_missing),
-                    s(c.warning_missing),
-                    s(c.discretionary_missing_result),
-                ]);
+                w.text(&c.month)?;
+                w.text(&c.district)?;
+                w.text(&c.stop_type)?;
+                w.text(&c.subject_race)?;
+                for n in [
+                    c.stops,
+                    c.searches,
+                    c.searches_with_outcome,
+                    c.hits,
+                    c.discretionary_searches,
+                    c.discretionary_hits,
+                    c.frisks,
+                    c.arrests,
+                    c.citations,
+                    c.warnings,
+                    c.search_missing,
+                    c.frisk_missing,
+                    c.arrest_missing,
+                    c.citation_missing,
+                    c.warning_missing,
+                    c.discretionary_missing_result,
+                ] {
+                    if analysis::suppressed(n, threshold) {
+                        w.text(&withheld)?;
+                    } else {
+                        w.int(n)?;
+                    }
+                }
+                w.end()?;
             }
         }
         _ => return Err(AppError::NotFound),
     }
-    Ok(out)
+    let bytes = w.into_inner().map_err(anyhow::Error::from)?;
+    Ok(String::from_utf8(bytes).map_err(anyhow::Error::from)?)
 }
 
 async fn export(

@@ -183,10 +183,7 @@ db_test!(
             agg: &agg,
             weights: Some(weights),
             by: None,
-            suppression: lantern::surveys::results::Suppression {
-                min: 10,
-                complementary: false,
-            },
+            suppression: lantern::surveys::results::Suppression { min: 10 },
             lang: lantern::web::i18n::Lang::En,
         });
         let trust = results
@@ -204,14 +201,14 @@ db_test!(
             .trend
             .iter()
             .take(3)
-            .filter_map(|t| t.est.map(|e| e.value))
+            .filter_map(|t| t.est().map(|e| e.value))
             .collect();
         let last: Vec<f64> = trust
             .trend
             .iter()
             .rev()
             .take(3)
-            .filter_map(|t| t.est.map(|e| e.value))
+            .filter_map(|t| t.est().map(|e| e.value))
             .collect();
         let rise = last.iter().sum::<f64>() / last.len() as f64
             - first.iter().sum::<f64>() / first.len() as f64;

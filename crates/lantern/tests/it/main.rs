@@ -11,6 +11,7 @@ mod delivery;
 mod demo;
 mod durability;
 mod pages;
+mod privacy;
 mod sign_in;
 mod surveys;
 mod tenancy;

@@ -331,7 +331,7 @@ db_test!(small_groups_are_hidden_in_breakdowns, |app| {
     let a = agency(&app).await;
     let s = app.published_survey(&a, Template::CommunityTrust).await;
     let mut rows = Vec::new();
-    for (district, n) in [("D1", 12), ("D2", 4)] {
+    for (district, n) in [("D1", 12), ("D2", 4), ("outside", 11)] {
         for i in 0..n {
             let mut answers = Answers::new();
             answers.insert("trust_respect".into(), Answer::Number(7.0));
@@ -349,14 +349,22 @@ db_test!(small_groups_are_hidden_in_breakdowns, |app| {
             s.id
         ))
         .await;
+    // Riverside (4) is too small, and the next smallest group (11 living outside) is withheld
+    // with it: the 27 who answered, less Northside's 12, would give Riverside away.
     let table = between(&r.body, "Trust by district", "</table>").unwrap();
-    assert!(table.contains("1 groups too small to show"), "{table}");
+    assert!(table.contains("2 groups too small to show"), "{table}");
     assert!(
         table.contains("<th scope=\"row\">Northside</th><td class=\"num\">12</td>"),
         "{table}"
     );
     assert!(
         table.contains("<th scope=\"row\">Riverside</th><td colspan=\"2\">Too few to show</td>"),
+        "{table}"
+    );
+    assert!(
+        table.contains(
+            "<th scope=\"row\">I do not live in the city</th><td colspan=\"2\">Too few to show</td>"
+        ),
         "{table}"
     );
 });
@@ -923,18 +931,32 @@ db_test!(employee_surveys_cannot_be_traced_to_a_person, |app| {
         .get(&format!("/riverton/staff/surveys/{}/export.csv", s.id))
         .await
         .body;
+    // At most the month; tenure and assignment, which would single people out here, and the
+    // comments are not in the rows.
     let header = csv.lines().next().unwrap();
-    assert!(header.starts_with("day,version,language,"), "{header}");
-    for forbidden in ["response_id", "submitted_at", "user", "officer_id"] {
+    assert!(header.starts_with("month,version,language,"), "{header}");
+    for forbidden in [
+        "response_id",
+        "submitted_at",
+        "user",
+        "officer_id",
+        "day",
+        "tenure",
+        "assignment",
+        "comments",
+    ] {
         assert!(!header.contains(forbidden), "{header}");
     }
-    let days: Vec<&str> = csv
+    let months: Vec<&str> = csv
         .lines()
         .skip(1)
         .map(|l| l.split(',').next().unwrap())
         .collect();
-    assert_eq!(days.len(), 6);
-    assert!(days.iter().all(|d| d.len() == 10), "only the day: {days:?}");
+    assert_eq!(months.len(), 6);
+    assert!(
+        months.iter().all(|d| d.len() == 7),
+        "only the month: {months:?}"
+    );
     // Who responded is a count, never a list beside the answers.
     let overview = admin
         .get(&format!("/riverton/staff/surveys/{}", s.id))
@@ -988,14 +1010,16 @@ db_test!(
         let a = agency(&app).await;
         let s = app.published_survey(&a, Template::CommunityTrust).await;
         let mut rows = Vec::new();
-        for i in 0..30 {
+        for i in 0..40 {
             let mut answers = Answers::new();
             answers.insert("trust_respect".into(), Answer::Number(6.0));
             answers.insert("trust_listen".into(), Answer::Number(6.0));
-            answers.insert(
-                "priority".into(),
-                Answer::One(if i < 25 { "traffic" } else { "youth" }.into()),
-            );
+            let priority = match i {
+                0..25 => "traffic",
+                25..35 => "violence",
+                _ => "youth",
+            };
+            answers.insert("priority".into(), Answer::One(priority.into()));
             rows.push(response(&s, &answers, app.clock.unix() - i));
         }
         writer::insert_all(&app.db, &rows).await.unwrap();
@@ -1022,7 +1046,7 @@ db_test!(
             .get(&format!("/riverton/s/{}/results", s.public_code))
             .await;
         en.assert_status(StatusCode::OK);
-        assert!(en.body.contains("What 30 people told us"));
+        assert!(en.body.contains("What 40 people told us"));
         let row = between(&en.body, "<th scope=\"row\">Traffic safety</th>", "</tr>").unwrap();
         assert!(row.contains(">25<"), "{row}");
         let youth = between(
@@ -1035,11 +1059,14 @@ db_test!(
             youth.contains("Too few answers to show"),
             "5 is below the small-cell threshold: {youth}"
         );
+        // Violent crime (10) is withheld with it: 40 − 25 − 10 would give youth away.
+        let violence = between(&en.body, "<th scope=\"row\">Violent crime</th>", "</tr>").unwrap();
+        assert!(violence.contains("Too few answers to show"), "{violence}");
         let es = c
             .get(&format!("/riverton/es/s/{}/results", s.public_code))
             .await;
         assert!(
-            es.body.contains("Lo que nos dijeron 30 personas")
+            es.body.contains("Lo que nos dijeron 40 personas")
                 && es.body.contains("Seguridad vial")
         );
         // The public home points to the survey and to its results.

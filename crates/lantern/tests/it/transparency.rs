@@ -689,6 +689,11 @@ fn search_and_hit_rates_match_sopp_2017() {
             .unwrap();
         if c.discretionary_searches > 0 && c.discretionary_searches < 10 {
             assert!(row.suppressed && row.rate.is_none(), "{c:?}");
+        } else if row.suppressed {
+            // A complement: withheld so that a small count beside it cannot be worked out.
+            assert!(row.rate.is_none(), "{c:?}");
+            let withheld = d.table.rows.iter().filter(|r| r.suppressed).count();
+            assert!(withheld >= 2, "a complement is never withheld alone: {d:?}");
         } else if c.discretionary_searches >= 10 && c.discretionary_hits >= 10 {
             let want = c.discretionary_hits as f64 / c.discretionary_searches as f64;
             assert!((row.rate.unwrap() - want).abs() < 1e-12, "{c:?}");
