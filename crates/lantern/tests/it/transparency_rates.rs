@@ -88,9 +88,8 @@ fn stops_with_gaps(n: usize, seed: u64) -> Vec<Stop> {
             let arrest = d.flag(0.07, [0.04, 0.09, 0.06][i % 3]);
             let citation = d.flag(0.06, 0.4);
             let warning = d.flag(0.09, 0.3);
-            let outcome = if arrest == Some(true) {
-                Some("arrest")
-            } else if arrest.is_none() && d.chance(0.5) {
+            // A missing arrest_made sometimes comes with an arrest outcome: it stays missing.
+            let outcome = if arrest == Some(true) || (arrest.is_none() && d.chance(0.5)) {
                 Some("arrest")
             } else if citation == Some(true) && arrest.is_some() {
                 Some("citation")
@@ -169,11 +168,11 @@ fn na_rm(
     out
 }
 
-/// Each table's expected counts: key, (yes, recorded, missing) per race.
-fn expected(
-    stops: &[Stop],
-    arrests_from_outcome: bool,
-) -> Vec<(&'static str, BTreeMap<&'static str, (i64, i64, i64)>)> {
+/// (yes, recorded, missing) per race.
+type Counts = BTreeMap<&'static str, (i64, i64, i64)>;
+
+/// Each table's expected counts: key, counts per race.
+fn expected(stops: &[Stop], arrests_from_outcome: bool) -> Vec<(&'static str, Counts)> {
     let all = |_: &Stop| true;
     let discretionary = |s: &Stop| s.search == Some(true) && s.basis != Some("other");
     let from_outcome = |s: &Stop, category: &str| s.outcome.map(|o| o == category);
