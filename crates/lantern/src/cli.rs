@@ -19,7 +19,6 @@ use crate::platform::clock::Clock;
 use crate::platform::config::Config;
 use crate::platform::db::{Db, one_line};
 use crate::platform::secrets::Key;
-use crate::web::AppState;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -381,10 +380,10 @@ async fn serve_app(db: Db, config: Config) -> anyhow::Result<ExitCode> {
     crate::surveys::delivery::Transports::check(&config)?;
     let listener = bind(config.bind).await?;
     let base = config.base_url();
-    let state = AppState::new(db, config, Clock::system()).await?;
+    let state = crate::app::state(db, config, Clock::system()).await?;
     tracing::info!("serving on {base}");
     println!("Lantern is listening on {base}");
-    crate::web::serve(state, listener).await?;
+    crate::app::serve(state, listener).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -437,8 +436,8 @@ async fn demo(
         return Ok(ExitCode::SUCCESS);
     };
     println!("  Press Ctrl-C to stop.");
-    let state = AppState::new(db, config, clock).await?;
-    crate::web::serve(state, listener).await?;
+    let state = crate::app::state(db, config, clock).await?;
+    crate::app::serve(state, listener).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -727,7 +726,7 @@ async fn surveys(command: SurveysCommand) -> anyhow::Result<ExitCode> {
     let Some(agency) = agencies::by_slug(&db, &agency).await? else {
         anyhow::bail!("no agency with slug {agency:?} (see lantern agency list)");
     };
-    let state = AppState::new(db, config, Clock::system()).await?;
+    let state = crate::app::state(db, config, Clock::system()).await?;
     let pass = crate::surveys::delivery::deliver(&state, &agency).await?;
     println!("{pass}");
     for reason in &pass.waiting {

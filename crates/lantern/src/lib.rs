@@ -3,12 +3,15 @@
 //! The library holds everything; `main.rs` only parses the command line. Capabilities are
 //! vertical slices (`surveys`, `transparency`, `accountability`, `plan`), each with its model,
 //! SQL, logic and routes together. `platform` holds what every slice needs (database, accounts,
-//! sessions, authorization, audit); `web` assembles the router, layout, translations and charts;
-//! `demo` builds the synthetic agency.
+//! sessions, authorization, audit); `state` is the application state and `web` the shared page
+//! helpers (layout, translations, charts), both below the slices; `app` assembles the router
+//! above them; `demo` builds the synthetic agency.
 
+pub mod app;
 pub mod cli;
 pub mod demo;
 pub mod platform;
+pub mod state;
 pub mod surveys;
 pub mod transparency;
 pub mod web;
@@ -16,4 +19,4 @@ pub mod web;
 pub use platform::clock::Clock;
 pub use platform::config::Config;
 pub use platform::db::Db;
-pub use web::AppState;
+pub use state::AppState;

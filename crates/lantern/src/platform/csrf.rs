@@ -19,7 +19,7 @@ use tower_sessions::cookie::{Cookie, SameSite};
 
 use crate::platform::error::AppError;
 use crate::platform::secrets::{equal, random_token};
-use crate::web::AppState;
+use crate::state::AppState;
 
 pub const COOKIE: &str = "lantern_csrf";
 pub const FIELD: &str = "csrf";

@@ -19,7 +19,7 @@ use crate::platform::agencies;
 use crate::platform::api_tokens;
 use crate::platform::error::AppError;
 use crate::platform::sessions::{AUTH_KEY, SessionAuth, Stage};
-use crate::web::AppState;
+use crate::state::AppState;
 use crate::web::ctx::{Ctx, Principal, RequestMeta};
 
 /// What a role may do. Routes name one permission; roles map to sets of them below.

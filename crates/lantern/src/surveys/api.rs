@@ -16,7 +16,7 @@ use super::results::Est;
 use super::store;
 use crate::platform::audit::{self, Event};
 use crate::platform::error::{AppError, AppResult};
-use crate::web::AppState;
+use crate::state::AppState;
 use crate::web::ctx::Ctx;
 use crate::web::i18n::Lang;
 
@@ -133,7 +133,7 @@ pub struct SurveyResults {
 /// same weighted to the census.
 #[utoipa::path(get, path = "/api/v1/surveys/{id}/results", tag = "surveys",
     params(("id" = i64, Path, description = "Survey id")),
-    responses((status = 200, description = "Results", body = SurveyResults), (status = 404, description = "No such survey, or not published", body = crate::web::api::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Results", body = SurveyResults), (status = 404, description = "No such survey, or not published", body = crate::web::errors::Problem, content_type = "application/problem+json")))]
 pub async fn results(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -253,7 +253,7 @@ pub async fn responses(
     let staff = if survey.kind() == Kind::Employee {
         let version_id = survey.current_version.ok_or(AppError::NotFound)?;
         let version = state
-            .surveys
+            .surveys()
             .versions
             .get(&state.db, agency.id, version_id)
             .await?

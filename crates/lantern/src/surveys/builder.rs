@@ -19,7 +19,8 @@ use super::templates::resolve_demographics;
 use crate::platform::error::{AppResult, FieldError};
 use crate::web::ctx::Ctx;
 use crate::web::forms::FormErrors;
-use crate::web::{AppState, page};
+use crate::state::AppState;
+use crate::web::page;
 
 /// The question types the editor offers, as (value, label).
 pub const TYPES: [(&str, &str); 9] = [

@@ -269,7 +269,7 @@ pub fn weighting_for(
 /// Folds every published survey's responses once, in the background, when the server starts,
 /// so the first person to open a large survey's results after a restart does not wait for it
 /// (a million responses take seconds to fold; after that each page reads only what is new).
-pub async fn warm_up(state: crate::web::AppState) {
+pub async fn warm_up(state: crate::state::AppState) {
     let started = std::time::Instant::now();
     let mut folded = 0u64;
     let result: Result<(), sqlx::Error> = async {
@@ -283,7 +283,7 @@ pub async fn warm_up(state: crate::web::AppState) {
                     continue; // small, and read whole at each request
                 }
                 let Some(version) = state
-                    .surveys
+                    .surveys()
                     .versions
                     .get(&state.db, agency.id, version_id)
                     .await?
@@ -292,11 +292,11 @@ pub async fn warm_up(state: crate::web::AppState) {
                 };
                 let weighting = weighting_for(&version.definition, &census);
                 let agg = state
-                    .surveys
+                    .surveys()
                     .results
                     .aggregate(
                         &state.db,
-                        &state.surveys.versions,
+                        &state.surveys().versions,
                         &survey,
                         &weighting,
                         agency.tz(),

@@ -34,7 +34,7 @@ use crate::platform::config::Config;
 use crate::platform::db::{Db, redact_url};
 use crate::platform::error::FieldError;
 use crate::platform::mail::Mailer;
-use crate::web::AppState;
+use crate::state::AppState;
 use crate::web::i18n::{self, Lang};
 
 const DAY: i64 = 86_400;
@@ -734,7 +734,7 @@ struct Due {
 
 /// One pass over one agency: expire, send, remind, erase.
 pub async fn deliver(state: &AppState, agency: &Agency) -> Result<Pass, sqlx::Error> {
-    let runtime = &state.surveys.delivery;
+    let runtime = &state.surveys().delivery;
     let _turn = runtime.busy.lock().await;
     let now = state.clock.unix();
     let settings = settings(&state.db, agency.id).await?;
@@ -788,7 +788,7 @@ async fn send_due(
     pass: &mut Pass,
 ) -> Result<(), sqlx::Error> {
     let base = state.config.base_url();
-    let transports = &state.surveys.delivery.transports;
+    let transports = &state.surveys().delivery.transports;
     let mut tried = std::collections::HashSet::new();
     loop {
         let now = state.clock.unix();
@@ -1019,7 +1019,7 @@ pub fn spawn_worker(state: AppState) {
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                _ = state.surveys.delivery.wake.notified() => {}
+                _ = state.surveys().delivery.wake.notified() => {}
             }
             let run = {
                 let state = state.clone();

@@ -21,7 +21,8 @@ use crate::platform::accounts::Role;
 use crate::platform::audit::{self, Event};
 use crate::platform::error::{AppError, AppResult};
 use crate::web::ctx::Ctx;
-use crate::web::{AppState, page};
+use crate::state::AppState;
+use crate::web::page;
 use crate::{on_db, on_tx};
 
 /// (invited, responded) for a survey.
@@ -139,7 +140,7 @@ pub async fn mine(
         };
         let title = match s.current_version {
             Some(v) => state
-                .surveys
+                .surveys()
                 .versions
                 .get(&state.db, agency.id, v)
                 .await?

@@ -21,7 +21,7 @@ use crate::platform::audit::{self, Event};
 use crate::platform::csv_out::CsvOut;
 use crate::platform::db::Db;
 use crate::platform::error::{AppError, AppResult};
-use crate::web::AppState;
+use crate::state::AppState;
 use crate::web::ctx::Ctx;
 
 const PAGE: i64 = 5_000;
@@ -375,7 +375,7 @@ pub async fn csv(
         .current_version
         .ok_or_else(|| AppError::BadRequest("The survey has no published version yet".into()))?;
     let version = state
-        .surveys
+        .surveys()
         .versions
         .get(&state.db, agency.id, version_id)
         .await?

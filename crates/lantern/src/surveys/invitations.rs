@@ -20,10 +20,11 @@ use super::{links, respond};
 use crate::platform::audit::{self, Event};
 use crate::platform::error::{AppError, AppResult, FieldError};
 use crate::platform::policy::Permission;
-use crate::web::api::Problem;
+use crate::web::errors::Problem;
 use crate::web::ctx::Ctx;
 use crate::web::forms::FormErrors;
-use crate::web::{AppState, page};
+use crate::state::AppState;
+use crate::web::page;
 use crate::{on_db, on_tx};
 
 /// Largest CSV upload the contacts page takes.
@@ -331,7 +332,7 @@ async fn render(
     } else {
         ""
     };
-    let transports = &state.surveys.delivery.transports;
+    let transports = &state.surveys().delivery.transports;
     page(ContactsPage {
         ctx,
         survey,
@@ -441,7 +442,7 @@ async fn upload(
         now,
     )
     .await?;
-    state.surveys.delivery.wake();
+    state.surveys().delivery.wake();
     let mut message = format!("Imported {name}.");
     if !ignored.is_empty() {
         message.push_str(&format!(" Columns not used: {}.", ignored.join(", ")));
@@ -519,7 +520,7 @@ async fn retry(
     )
     .await?;
     tx.commit().await?;
-    state.surveys.delivery.wake();
+    state.surveys().delivery.wake();
     let shown = Shown {
         message: Some(format!(
             "{n} failed invitations are waiting to be sent again."
@@ -761,7 +762,7 @@ async fn api_import(
         now,
     )
     .await?;
-    state.surveys.delivery.wake();
+    state.surveys().delivery.wake();
     Ok(Json(summary))
 }
 

@@ -11,7 +11,7 @@ use governor::DefaultKeyedRateLimiter;
 
 use crate::platform::config::Config;
 use crate::platform::db::Db;
-use crate::web::AppState;
+use crate::state::AppState;
 
 pub mod aggregate;
 pub mod api;
@@ -43,6 +43,13 @@ pub struct Runtime {
     pub bursts: respond::Bursts,
     pub submit_limiter: DefaultKeyedRateLimiter<IpAddr>,
     pub delivery: delivery::Runtime,
+}
+
+impl AppState {
+    /// The surveys slice's running parts.
+    pub fn surveys(&self) -> &Runtime {
+        self.part::<Runtime>()
+    }
 }
 
 impl Runtime {

@@ -18,7 +18,8 @@ use super::writer::Link;
 use crate::on_db;
 use crate::platform::error::{AppError, AppResult};
 use crate::web::ctx::Ctx;
-use crate::web::{AppState, page};
+use crate::state::AppState;
+use crate::web::page;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -169,7 +170,7 @@ async fn thanks(
         .await?
         .ok_or(AppError::NotFound)?;
     let version = match survey.current_version {
-        Some(v) => state.surveys.versions.get(&state.db, agency.id, v).await?,
+        Some(v) => state.surveys().versions.get(&state.db, agency.id, v).await?,
         None => None,
     };
     let message = version

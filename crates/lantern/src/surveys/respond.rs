@@ -23,7 +23,8 @@ use crate::platform::error::{AppResult, FieldError};
 use crate::web::ctx::Ctx;
 use crate::web::forms::FormErrors;
 use crate::web::i18n::Lang;
-use crate::web::{AppState, page};
+use crate::state::AppState;
+use crate::web::page;
 
 /// How the respondent arrived, which decides what the response is linked to.
 #[derive(Clone, Debug)]
@@ -292,7 +293,7 @@ pub async fn live_version(
         )?));
     };
     let version = state
-        .surveys
+        .surveys()
         .versions
         .get(&state.db, survey.agency_id, version_id)
         .await?
@@ -473,7 +474,7 @@ async fn submit(
 ) -> AppResult<Response> {
     let survey = &entry.survey;
     let now = state.clock.unix();
-    let runtime = &state.surveys;
+    let runtime = state.surveys();
     let device_cookie = ctx.meta.cookie(DEVICE_COOKIE);
     let mut flag: Option<String> = None;
     let open_link = entry.link == Link::Open;

@@ -22,7 +22,8 @@ use crate::platform::error::{AppError, AppResult, FieldError};
 use crate::web::ctx::Ctx;
 use crate::web::forms::FormErrors;
 use crate::web::i18n::Lang;
-use crate::web::{AppState, page};
+use crate::state::AppState;
+use crate::web::page;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -526,7 +527,7 @@ pub async fn compute_results(
         return Ok(None);
     };
     let version = state
-        .surveys
+        .surveys()
         .versions
         .get(&state.db, agency.id, version_id)
         .await?
@@ -539,11 +540,11 @@ pub async fn compute_results(
         (cache::weighting_for(&def, &census), census)
     };
     let agg = state
-        .surveys
+        .surveys()
         .results
         .aggregate(
             &state.db,
-            &state.surveys.versions,
+            &state.surveys().versions,
             survey,
             &weighting,
             agency.tz(),
@@ -792,7 +793,7 @@ async fn review(
     )
     .await?;
     tx.commit().await?;
-    state.surveys.results.forget(agency.id, survey.id);
+    state.surveys().results.forget(agency.id, survey.id);
     let verb = if decision == "ok" {
         "accepted into the results"
     } else {

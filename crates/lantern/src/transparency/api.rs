@@ -19,8 +19,8 @@ use crate::transparency::routes::{
     AnalysisResult, checked_scope, compute_analysis, compute_darkness,
 };
 use crate::transparency::store::{self, Scope};
-use crate::web::AppState;
-use crate::web::api::Problem;
+use crate::state::AppState;
+use crate::web::errors::Problem;
 use crate::web::ctx::Ctx;
 
 /// Largest CSV body the import endpoint takes (larger files: the command line).

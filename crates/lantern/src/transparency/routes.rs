@@ -18,7 +18,8 @@ use crate::transparency::store::{self, Scope};
 use crate::web::charts::{Bar, BarChart, number, percent};
 use crate::web::ctx::Ctx;
 use crate::web::fmt::thousands;
-use crate::web::{AppState, page};
+use crate::state::AppState;
+use crate::web::page;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -99,26 +99,30 @@ pub async fn render(req: Request, next: Next) -> Response {
     out
 }
 
+/// An error under `/api`, as RFC 9457 describes it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Field-by-field problems with the input, when there are any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+    /// Ties an internal error to the server's log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
 fn problem(info: &ErrorInfo) -> Response {
-    #[derive(serde::Serialize)]
-    struct Problem<'a> {
-        #[serde(rename = "type")]
-        kind: &'static str,
-        title: &'a str,
-        status: u16,
-        detail: &'a str,
-        #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
-        errors: &'a [FieldError],
-        #[serde(skip_serializing_if = "Option::is_none")]
-        reference: Option<&'a str>,
-    }
     let body = serde_json::to_vec(&Problem {
-        kind: "about:blank",
-        title: info.status.canonical_reason().unwrap_or("Error"),
+        kind: "about:blank".into(),
+        title: info.status.canonical_reason().unwrap_or("Error").into(),
         status: info.status.as_u16(),
-        detail: &info.detail,
-        errors: &info.errors,
-        reference: info.reference.as_deref(),
+        detail: info.detail.clone(),
+        errors: (!info.errors.is_empty()).then(|| info.errors.clone()),
+        reference: info.reference.clone(),
     })
     .unwrap_or_default();
     let mut response = Body::from(body).into_response();

@@ -77,7 +77,7 @@ db_test!(api_errors_are_problem_documents, |app| {
 
 #[test]
 fn the_openapi_document_is_stable() {
-    let doc = serde_json::to_value(lantern::web::api::document()).unwrap();
+    let doc = serde_json::to_value(lantern::app::api::document()).unwrap();
     // Every route of the policy under /api/v1 (but the document itself) is documented.
     for rule in lantern::platform::policy::RULES
         .iter()

@@ -1102,7 +1102,7 @@ delivery_test!(
         upload(&mut s, &csv).await.assert_status(StatusCode::OK);
         // A second server process on the same database (the cron command, say).
         let other =
-            lantern::AppState::new(app.db.clone(), app.state.config.clone(), app.clock.clone())
+            lantern::app::state(app.db.clone(), app.state.config.clone(), app.clock.clone())
                 .await
                 .unwrap();
         let (a, b) = tokio::join!(

@@ -146,7 +146,7 @@ db_test!(
         // The same numbers, computed directly.
         let def = app
             .state
-            .surveys
+            .surveys()
             .versions
             .get(&app.db, agency.id, community.current_version.unwrap())
             .await
@@ -164,11 +164,11 @@ db_test!(
         );
         let agg = app
             .state
-            .surveys
+            .surveys()
             .results
             .aggregate(
                 &app.db,
-                &app.state.surveys.versions,
+                &app.state.surveys().versions,
                 community,
                 &weighting,
                 agency.tz(),

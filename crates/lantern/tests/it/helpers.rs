@@ -105,10 +105,10 @@ impl TestApp {
         config.trust_proxy = true;
         tweak(&mut config);
         let clock = Clock::manual(T0);
-        let state = AppState::new(db.clone(), config, clock.clone())
+        let state = lantern::app::state(db.clone(), config, clock.clone())
             .await
             .expect("state");
-        let router = lantern::web::router(state.clone());
+        let router = lantern::app::router(state.clone());
         TestApp {
             backend,
             db,

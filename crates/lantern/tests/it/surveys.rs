@@ -637,7 +637,7 @@ db_test!(concurrent_uses_of_one_link_store_one_response, |app| {
     let mut r = response(&s, &Answers::new(), now);
     r.link = Link::Invitation(invitation);
     let results =
-        futures_util::future::join_all((0..8).map(|_| app.state.surveys.writer.submit(r.clone())))
+        futures_util::future::join_all((0..8).map(|_| app.state.surveys().writer.submit(r.clone())))
             .await;
     assert_eq!(
         results.iter().filter(|x| x.is_ok()).count(),

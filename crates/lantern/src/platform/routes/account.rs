@@ -15,7 +15,8 @@ use crate::platform::mfa;
 use crate::platform::sessions::{self, AUTH_KEY, SessionAuth, Stage};
 use crate::web::ctx::Ctx;
 use crate::web::forms::FormErrors;
-use crate::web::{AppState, page};
+use crate::state::AppState;
+use crate::web::page;
 
 #[derive(Template)]
 #[template(path = "platform/account.html")]

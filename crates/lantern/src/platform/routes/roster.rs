@@ -8,7 +8,8 @@ use crate::platform::audit::{self, Event};
 use crate::platform::error::{AppError, AppResult};
 use crate::platform::roster::{self, Assignment, Officer, OfficerRow};
 use crate::web::ctx::Ctx;
-use crate::web::{AppState, page};
+use crate::state::AppState;
+use crate::web::page;
 
 #[derive(Template)]
 #[template(path = "platform/officers.html")]

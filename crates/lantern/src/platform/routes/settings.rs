@@ -10,7 +10,8 @@ use crate::platform::agencies::{self, Settings};
 use crate::platform::error::{AppResult, FieldError};
 use crate::web::ctx::Ctx;
 use crate::web::forms::FormErrors;
-use crate::web::{AppState, page};
+use crate::state::AppState;
+use crate::web::page;
 
 #[derive(Template)]
 #[template(path = "platform/settings.html")]

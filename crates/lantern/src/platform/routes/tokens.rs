@@ -11,7 +11,8 @@ use crate::platform::api_tokens::{self, ApiToken};
 use crate::platform::error::{AppError, AppResult, FieldError};
 use crate::web::ctx::Ctx;
 use crate::web::forms::FormErrors;
-use crate::web::{AppState, page};
+use crate::state::AppState;
+use crate::web::page;
 
 #[derive(Template)]
 #[template(path = "platform/tokens.html")]

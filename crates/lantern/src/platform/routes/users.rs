@@ -12,7 +12,8 @@ use crate::platform::error::{AppError, AppResult, FieldError};
 use crate::platform::sessions;
 use crate::web::ctx::Ctx;
 use crate::web::forms::FormErrors;
-use crate::web::{AppState, page};
+use crate::state::AppState;
+use crate::web::page;
 
 pub struct UserRow {
     pub user: User,

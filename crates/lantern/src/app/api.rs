@@ -12,8 +12,9 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::platform::error::{AppResult, FieldError};
 use crate::platform::roster::{self, DistrictPopulation, OfficerRow};
-use crate::web::AppState;
+use crate::state::AppState;
 use crate::web::ctx::Ctx;
+use crate::web::errors::Problem;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -65,19 +66,6 @@ impl Modify for BearerAuth {
     }
 }
 
-/// An error, as RFC 9457 describes it.
-#[derive(Serialize, ToSchema)]
-pub struct Problem {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    pub status: u16,
-    pub detail: String,
-    /// Field-by-field problems with the input, when there are any.
-    pub errors: Option<Vec<FieldError>>,
-    /// Ties an internal error to the server's log.
-    pub reference: Option<String>,
-}
 
 /// The whole API's document: the platform's paths and each slice's.
 pub fn document() -> utoipa::openapi::OpenApi {

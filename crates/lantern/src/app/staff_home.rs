@@ -12,7 +12,8 @@ use crate::platform::policy::Permission;
 use crate::platform::{api_tokens, audit, roster};
 use crate::web::ctx::Ctx;
 use crate::web::fmt::thousands;
-use crate::web::{AppState, page};
+use crate::state::AppState;
+use crate::web::page;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/{agency}/staff", get(home))

@@ -12,7 +12,8 @@ use crate::platform::agencies::{self, Agency};
 use crate::platform::error::AppResult;
 use crate::platform::roster::{self, DistrictPopulation};
 use crate::web::ctx::Ctx;
-use crate::web::{AppState, page};
+use crate::state::AppState;
+use crate::web::page;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -73,7 +74,7 @@ async fn agency_home(State(state): State<AppState>, ctx: Ctx) -> AppResult<Respo
             continue;
         };
         let Some(v) = state
-            .surveys
+            .surveys()
             .versions
             .get(&state.db, agency.id, version)
             .await?
