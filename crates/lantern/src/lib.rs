@@ -11,6 +11,8 @@ pub mod app;
 pub mod cli;
 pub mod demo;
 pub mod platform;
+pub mod portal;
+pub mod publish;
 pub mod state;
 pub mod surveys;
 pub mod transparency;

@@ -66,7 +66,6 @@ impl Modify for BearerAuth {
     }
 }
 
-
 /// The whole API's document: the platform's paths and each slice's.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();

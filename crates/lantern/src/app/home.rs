@@ -11,8 +11,8 @@ use axum::routing::get;
 use crate::platform::agencies::{self, Agency};
 use crate::platform::error::AppResult;
 use crate::platform::roster::{self, DistrictPopulation};
-use crate::web::ctx::Ctx;
 use crate::state::AppState;
+use crate::web::ctx::Ctx;
 use crate::web::page;
 
 pub fn router() -> Router<AppState> {
@@ -59,6 +59,87 @@ struct AgencyHome<'a> {
     open_surveys: Vec<(String, String)>,
     /// Published survey results: (title, link).
     survey_results: Vec<(String, String)>,
+    /// The published topics' headline figures.
+    glance: Vec<Glance>,
+    /// Links to the published topics' pages: (title, link).
+    topics: Vec<(String, String)>,
+    /// When the newest publication was made; empty when nothing is published.
+    published: String,
+}
+
+/// A headline figure on the agency's home: the newest published year's value, and how it
+/// moved from the year before.
+struct Glance {
+    label: String,
+    figure: String,
+    year: String,
+    trend: String,
+    href: String,
+}
+
+/// The headline figures of every published topic, over its published years.
+async fn glance(
+    state: &AppState,
+    ctx: &Ctx,
+    publication: &crate::publish::store::Publication,
+) -> AppResult<(Vec<Glance>, Vec<(String, String)>)> {
+    use crate::publish::{Selection, fmt};
+    let agency = ctx.agency()?;
+    let lang = ctx.lang();
+    let mut figures = Vec::new();
+    let mut topics = Vec::new();
+    for topic in state.measures().all() {
+        let Some(p) =
+            crate::portal::published(state, agency, topic, Some(publication), lang).await?
+        else {
+            continue;
+        };
+        let href = ctx.url(&format!("/data/{}", topic.id()));
+        topics.push((topic.title(lang), href.clone()));
+        let selection = p.check(Selection::default())?;
+        let computed = topic
+            .compute(state, agency, &selection, &p.years, &[], lang)
+            .await?;
+        for h in computed.headlines {
+            if !p.measures.contains(&h.measure) {
+                continue;
+            }
+            let shown: Vec<(&String, f64)> = h
+                .series
+                .iter()
+                .filter_map(|(y, v)| v.shown().map(|v| (y, *v)))
+                .collect();
+            let Some((year, value)) = shown.last() else {
+                continue;
+            };
+            let trend = match shown.len().checked_sub(2).map(|i| shown[i]) {
+                Some((before, prev)) if prev > 0.0 => {
+                    let change = (value - prev) / prev;
+                    let key = if change >= 0.0 {
+                        "home.up_from"
+                    } else {
+                        "home.down_from"
+                    };
+                    ctx.tf(
+                        key,
+                        &[
+                            ("change", &fmt::percent(lang, change.abs())),
+                            ("year", before),
+                        ],
+                    )
+                }
+                _ => String::new(),
+            };
+            figures.push(Glance {
+                label: h.label,
+                figure: fmt::value(lang, h.kind, *value),
+                year: year.to_string(),
+                trend,
+                href: format!("{href}#{}", h.measure.replace('.', "-")),
+            });
+        }
+    }
+    Ok((figures, topics))
 }
 
 async fn agency_home(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
@@ -92,7 +173,18 @@ async fn agency_home(State(state): State<AppState>, ctx: Ctx) -> AppResult<Respo
             survey_results.push((title, ctx.url(&format!("/s/{}/results", s.public_code))));
         }
     }
+    let (glance, topics, published) =
+        match crate::publish::store::latest(&state.db, agency.id).await? {
+            Some(p) => {
+                let (g, t) = glance(&state, &ctx, &p).await?;
+                (g, t, crate::portal::date(agency, p.published_at))
+            }
+            None => (Vec::new(), Vec::new(), String::new()),
+        };
     page(AgencyHome {
+        glance,
+        topics,
+        published,
         ctx: &ctx,
         agency,
         about: agency.about(ctx.lang()),

@@ -37,6 +37,9 @@ pub mod staff_home;
 pub async fn state(db: Db, config: Config, clock: Clock) -> anyhow::Result<AppState> {
     let mut slices = SliceParts::default();
     slices.insert(crate::surveys::Runtime::start(&db, &config));
+    let mut measures = crate::publish::Registry::default();
+    measures.add(crate::transparency::measures::StopsTopic);
+    slices.insert(measures);
     AppState::with_slices(db, config, clock, slices).await
 }
 
@@ -65,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::router())
         .merge(crate::transparency::routes::router())
         .merge(crate::transparency::api::router())
+        .merge(crate::portal::router())
         .route_layer(from_fn_with_state(state.clone(), policy::enforce))
         .layer(from_fn_with_state(state.clone(), csrf::protect))
         .layer(sessions);

@@ -10,9 +10,9 @@ use crate::platform::accounts::{self, Role};
 use crate::platform::error::AppResult;
 use crate::platform::policy::Permission;
 use crate::platform::{api_tokens, audit, roster};
+use crate::state::AppState;
 use crate::web::ctx::Ctx;
 use crate::web::fmt::thousands;
-use crate::state::AppState;
 use crate::web::page;
 
 pub fn router() -> Router<AppState> {

@@ -32,6 +32,7 @@ pub async fn ensure(db: &Db, seed: u64, now: i64) -> anyhow::Result<(Agency, boo
     stops::seed(db, &mut rng, &agency, now).await?;
     let seeded = surveys::seed(db, &mut rng, &agency, now).await?;
     contacts::seed(db, &mut rng, &agency, &seeded.post_contact, now).await?;
+    publish_stops(db, &agency, now).await?;
     crate::on_db!(db, |pool| {
         sqlx::query("INSERT INTO instance (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .bind(DEMO_MARKER)
@@ -41,6 +42,29 @@ pub async fn ensure(db: &Db, seed: u64, now: i64) -> anyhow::Result<(Agency, boo
             .map(|r| r.rows_affected())
     })?;
     Ok((agency, true))
+}
+
+/// The demo publishes every stop measure of every year, as an analyst would after checking
+/// the previews, so the portal has numbers the moment the demo starts.
+async fn publish_stops(db: &Db, agency: &Agency, now: i64) -> anyhow::Result<()> {
+    use crate::publish::Topic;
+    let measures: Vec<String> = crate::transparency::measures::StopsTopic
+        .measures(crate::web::i18n::Lang::En)
+        .into_iter()
+        .map(|m| m.id.to_string())
+        .collect();
+    let (years, _) = crate::transparency::store::dimensions(db, agency.id).await?;
+    crate::publish::store::publish(
+        db,
+        agency.id,
+        now,
+        &crate::platform::audit::Actor::System("demo"),
+        &measures,
+        &years,
+        "The demo agency's data, published when it was seeded.",
+    )
+    .await?;
+    Ok(())
 }
 
 /// The default demo database file, in the current folder.

@@ -244,6 +244,7 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = migrations!("sqlite":
     "0007_stop_month_cells.sql",
     "0008_stop_import_claims.sql",
     "0009_stop_cells_missing.sql",
+    "0010_publications.sql",
 );
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = migrations!("postgres":
     "0001_platform.sql",
@@ -255,6 +256,7 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = migrations!("postgres":
     "0007_stop_month_cells.sql",
     "0008_stop_import_claims.sql",
     "0009_stop_cells_missing.sql",
+    "0010_publications.sql",
 );
 
 fn migrator(backend: Backend) -> Migrator {

@@ -48,6 +48,8 @@ pub enum Permission {
     ViewStops,
     /// Import stop records and population benchmarks.
     ImportStops,
+    /// Choose what the public portal shows, preview it and publish it.
+    Publish,
 }
 
 /// The role × permission matrix.
@@ -65,7 +67,7 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         ManageSurveys | ExportSurveyData => matches!(role, Admin | Analyst),
         ViewSurveyResults => matches!(role, Admin | Analyst | Supervisor | Oversight),
         ViewStops => matches!(role, Admin | Analyst | Supervisor | Oversight),
-        ImportStops => matches!(role, Admin | Analyst),
+        ImportStops | Publish => matches!(role, Admin | Analyst),
     }
 }
 
@@ -116,6 +118,19 @@ pub const RULES: &[Rule] = &[
     // The audit chain's daily heads, published so copies can be kept outside the database.
     rule("GET", "/{agency}/audit-heads", Public),
     rule("GET", "/{agency}/audit-heads.json", Public),
+    // The public portal: what the agency has published, its method and its open data.
+    rule("GET", "/{agency}/data/{topic}", Public),
+    rule("GET", "/{agency}/data/{topic}/{file}", Public),
+    rule("GET", "/{agency}/methodology", Public),
+    rule("GET", "/{agency}/open-data", Public),
+    rule("GET", "/{agency}/data.json", Public),
+    rule("GET", "/{agency}/staff/publish", Staff(Publish)),
+    rule("POST", "/{agency}/staff/publish", Staff(Publish)),
+    rule(
+        "GET",
+        "/{agency}/staff/publish/preview/{topic}",
+        Staff(Publish),
+    ),
     // Signing in and out.
     rule("GET", "/{agency}/signin", Public),
     rule("POST", "/{agency}/signin", Public),

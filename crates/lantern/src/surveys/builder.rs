@@ -17,9 +17,9 @@ use super::staff::load;
 use super::store::{self, Survey};
 use super::templates::resolve_demographics;
 use crate::platform::error::{AppResult, FieldError};
+use crate::state::AppState;
 use crate::web::ctx::Ctx;
 use crate::web::forms::FormErrors;
-use crate::state::AppState;
 use crate::web::page;
 
 /// The question types the editor offers, as (value, label).

@@ -20,8 +20,8 @@ use super::writer::Link;
 use crate::platform::accounts::Role;
 use crate::platform::audit::{self, Event};
 use crate::platform::error::{AppError, AppResult};
-use crate::web::ctx::Ctx;
 use crate::state::AppState;
+use crate::web::ctx::Ctx;
 use crate::web::page;
 use crate::{on_db, on_tx};
 

@@ -20,10 +20,10 @@ use super::{links, respond};
 use crate::platform::audit::{self, Event};
 use crate::platform::error::{AppError, AppResult, FieldError};
 use crate::platform::policy::Permission;
-use crate::web::errors::Problem;
-use crate::web::ctx::Ctx;
-use crate::web::forms::FormErrors;
 use crate::state::AppState;
+use crate::web::ctx::Ctx;
+use crate::web::errors::Problem;
+use crate::web::forms::FormErrors;
 use crate::web::page;
 use crate::{on_db, on_tx};
 

@@ -17,8 +17,8 @@ use super::store::{self, Survey};
 use super::writer::Link;
 use crate::on_db;
 use crate::platform::error::{AppError, AppResult};
-use crate::web::ctx::Ctx;
 use crate::state::AppState;
+use crate::web::ctx::Ctx;
 use crate::web::page;
 
 pub fn router() -> Router<AppState> {
@@ -170,7 +170,13 @@ async fn thanks(
         .await?
         .ok_or(AppError::NotFound)?;
     let version = match survey.current_version {
-        Some(v) => state.surveys().versions.get(&state.db, agency.id, v).await?,
+        Some(v) => {
+            state
+                .surveys()
+                .versions
+                .get(&state.db, agency.id, v)
+                .await?
+        }
         None => None,
     };
     let message = version

@@ -20,10 +20,10 @@ use super::model::{
 use super::store::{Survey, Version};
 use super::writer::{Link, NewResponse, WriteError};
 use crate::platform::error::{AppResult, FieldError};
+use crate::state::AppState;
 use crate::web::ctx::Ctx;
 use crate::web::forms::FormErrors;
 use crate::web::i18n::Lang;
-use crate::state::AppState;
 use crate::web::page;
 
 /// How the respondent arrived, which decides what the response is linked to.

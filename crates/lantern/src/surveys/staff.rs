@@ -19,10 +19,10 @@ use super::{cache, links, xlsform};
 use crate::on_db;
 use crate::platform::audit::{self, Event};
 use crate::platform::error::{AppError, AppResult, FieldError};
+use crate::state::AppState;
 use crate::web::ctx::Ctx;
 use crate::web::forms::FormErrors;
 use crate::web::i18n::Lang;
-use crate::state::AppState;
 use crate::web::page;
 
 pub fn router() -> Router<AppState> {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::platform::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::transparency::analysis::Vod;
 use crate::transparency::import::{self, ImportRequest};
 use crate::transparency::mapping::Mapping;
@@ -19,9 +20,8 @@ use crate::transparency::routes::{
     AnalysisResult, checked_scope, compute_analysis, compute_darkness,
 };
 use crate::transparency::store::{self, Scope};
-use crate::state::AppState;
-use crate::web::errors::Problem;
 use crate::web::ctx::Ctx;
+use crate::web::errors::Problem;
 
 /// Largest CSV body the import endpoint takes (larger files: the command line).
 pub const MAX_IMPORT_BYTES: usize = 256 * 1024 * 1024;

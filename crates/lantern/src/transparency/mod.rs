@@ -11,12 +11,14 @@
 //!   Benjamini–Hochberg-adjusted tests, and the veil-of-darkness test (SOPP's three forms).
 //! - [`routes`] and [`api`]: staff pages with charts beside their tables, CSV downloads, and
 //!   the JSON API with an asynchronous import endpoint.
+//! - [`measures`]: what the public portal shows of stops, through the publishing interface.
 
 pub mod analysis;
 pub mod api;
 pub mod chunks;
 pub mod import;
 pub mod mapping;
+pub mod measures;
 pub mod model;
 pub mod population;
 pub mod routes;

@@ -12,13 +12,13 @@ use axum::routing::get;
 use crate::platform::audit::{self, Event};
 use crate::platform::csv_out::CsvOut;
 use crate::platform::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::transparency::analysis::{self, Benchmark, RateTable, Vod};
 use crate::transparency::model::{STOP_TYPES, StopImport, race_label};
 use crate::transparency::store::{self, Scope};
 use crate::web::charts::{Bar, BarChart, number, percent};
 use crate::web::ctx::Ctx;
 use crate::web::fmt::thousands;
-use crate::state::AppState;
 use crate::web::page;
 
 pub fn router() -> Router<AppState> {

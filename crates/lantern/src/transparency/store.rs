@@ -705,6 +705,16 @@ pub async fn month_cells_in(
 }
 
 /// Years and districts present in the analysis store (for the filter menus).
+/// The newest month with stops ("2026-10"), for "data through …".
+pub async fn newest_month(db: &Db, agency_id: i64) -> Result<Option<String>, sqlx::Error> {
+    on_db!(db, |pool| {
+        sqlx::query_scalar("SELECT MAX(month) FROM stop_month_cells WHERE agency_id = $1")
+            .bind(agency_id)
+            .fetch_one(pool)
+            .await
+    })
+}
+
 pub async fn dimensions(
     db: &Db,
     agency_id: i64,

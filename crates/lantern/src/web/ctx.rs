@@ -176,7 +176,7 @@ impl Ctx {
 
     /// The staff menu: only what this person's role may open.
     pub fn staff_nav(&self) -> Vec<NavLink> {
-        let items: [(&str, &str, Option<Permission>); 10] = [
+        let items: [(&str, &str, Option<Permission>); 11] = [
             ("/staff", "Staff home", Some(Permission::StaffArea)),
             (
                 "/staff/surveys",
@@ -185,6 +185,7 @@ impl Ctx {
             ),
             ("/staff/officers", "Officers", Some(Permission::ViewRoster)),
             ("/staff/stops", "Stops", Some(Permission::ViewStops)),
+            ("/staff/publish", "Publish", Some(Permission::Publish)),
             ("/staff/users", "Accounts", Some(Permission::ManageUsers)),
             (
                 "/staff/tokens",

@@ -48,6 +48,7 @@ const SURVEY_MANAGERS: &[Role] = &[Admin, Analyst];
 const SURVEY_READERS: &[Role] = &[Admin, Analyst, Supervisor, Oversight];
 const STOPS: &[Role] = &[Admin, Analyst, Supervisor, Oversight];
 const STOP_IMPORTS: &[Role] = &[Admin, Analyst];
+const PUBLISHERS: &[Role] = &[Admin, Analyst];
 
 const EXPECTED: &[(&str, &str, Expect)] = &[
     ("GET", "/", Everyone),
@@ -56,6 +57,18 @@ const EXPECTED: &[(&str, &str, Expect)] = &[
     ("GET", "/{agency}", Everyone),
     ("GET", "/{agency}/audit-heads", Everyone),
     ("GET", "/{agency}/audit-heads.json", Everyone),
+    ("GET", "/{agency}/data/{topic}", Everyone),
+    ("GET", "/{agency}/data/{topic}/{file}", Everyone),
+    ("GET", "/{agency}/methodology", Everyone),
+    ("GET", "/{agency}/open-data", Everyone),
+    ("GET", "/{agency}/data.json", Everyone),
+    ("GET", "/{agency}/staff/publish", SignedIn(PUBLISHERS)),
+    ("POST", "/{agency}/staff/publish", SignedIn(PUBLISHERS)),
+    (
+        "GET",
+        "/{agency}/staff/publish/preview/{topic}",
+        SignedIn(PUBLISHERS),
+    ),
     ("GET", "/{agency}/signin", Everyone),
     ("POST", "/{agency}/signin", Everyone),
     ("GET", "/{agency}/signin/mfa", MidSignIn),

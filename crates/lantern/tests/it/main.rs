@@ -11,6 +11,7 @@ mod delivery;
 mod demo;
 mod durability;
 mod pages;
+mod portal;
 mod privacy;
 mod sign_in;
 mod surveys;

@@ -636,9 +636,10 @@ db_test!(concurrent_uses_of_one_link_store_one_response, |app| {
     .unwrap();
     let mut r = response(&s, &Answers::new(), now);
     r.link = Link::Invitation(invitation);
-    let results =
-        futures_util::future::join_all((0..8).map(|_| app.state.surveys().writer.submit(r.clone())))
-            .await;
+    let results = futures_util::future::join_all(
+        (0..8).map(|_| app.state.surveys().writer.submit(r.clone())),
+    )
+    .await;
     assert_eq!(
         results.iter().filter(|x| x.is_ok()).count(),
         1,

@@ -74,7 +74,7 @@ async fn import_bytes(
 
 /// The San Jose file with a stand-in district: the quadrant around the centre point, as the R
 /// reference script defines it.
-fn with_quadrant_districts(text: &str) -> String {
+pub fn with_quadrant_districts(text: &str) -> String {
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let header = reader.headers().unwrap().clone();
     let lat = header.iter().position(|h| h == "lat").unwrap();

@@ -13,9 +13,9 @@ use crate::platform::audit::{self, Event};
 use crate::platform::error::{AppResult, FieldError};
 use crate::platform::mfa;
 use crate::platform::sessions::{self, AUTH_KEY, SessionAuth, Stage};
+use crate::state::AppState;
 use crate::web::ctx::Ctx;
 use crate::web::forms::FormErrors;
-use crate::state::AppState;
 use crate::web::page;
 
 #[derive(Template)]

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use crate::platform::audit::{self, Entry, Event, Filter, Verification};
 use crate::platform::audit_head::{self, DailyHead, Signer};
 use crate::platform::error::AppResult;
-use crate::web::ctx::Ctx;
 use crate::state::AppState;
+use crate::web::ctx::Ctx;
 use crate::web::page;
 
 const PAGE_SIZE: i64 = 50;

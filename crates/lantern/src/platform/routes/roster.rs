@@ -7,8 +7,8 @@ use axum::response::Response;
 use crate::platform::audit::{self, Event};
 use crate::platform::error::{AppError, AppResult};
 use crate::platform::roster::{self, Assignment, Officer, OfficerRow};
-use crate::web::ctx::Ctx;
 use crate::state::AppState;
+use crate::web::ctx::Ctx;
 use crate::web::page;
 
 #[derive(Template)]

@@ -8,9 +8,9 @@ use serde::Deserialize;
 
 use crate::platform::agencies::{self, Settings};
 use crate::platform::error::{AppResult, FieldError};
+use crate::state::AppState;
 use crate::web::ctx::Ctx;
 use crate::web::forms::FormErrors;
-use crate::state::AppState;
 use crate::web::page;
 
 #[derive(Template)]

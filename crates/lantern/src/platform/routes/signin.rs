@@ -19,8 +19,8 @@ use crate::platform::audit::{self, Actor, Event};
 use crate::platform::error::{AppError, AppResult};
 use crate::platform::mfa;
 use crate::platform::sessions::{AUTH_KEY, SessionAuth, Stage};
-use crate::web::ctx::{Ctx, RequestMeta};
 use crate::state::AppState;
+use crate::web::ctx::{Ctx, RequestMeta};
 use crate::web::page;
 
 /// Rate-limits by the client address found before routing (the proxy's header only when the

@@ -9,9 +9,9 @@ use serde::Deserialize;
 use crate::platform::accounts::Role;
 use crate::platform::api_tokens::{self, ApiToken};
 use crate::platform::error::{AppError, AppResult, FieldError};
+use crate::state::AppState;
 use crate::web::ctx::Ctx;
 use crate::web::forms::FormErrors;
-use crate::state::AppState;
 use crate::web::page;
 
 #[derive(Template)]

@@ -10,9 +10,9 @@ use crate::platform::accounts::{self, CreateUserError, NewUser, Role, User};
 use crate::platform::audit::{self, Event};
 use crate::platform::error::{AppError, AppResult, FieldError};
 use crate::platform::sessions;
+use crate::state::AppState;
 use crate::web::ctx::Ctx;
 use crate::web::forms::FormErrors;
-use crate::state::AppState;
 use crate::web::page;
 
 pub struct UserRow {
