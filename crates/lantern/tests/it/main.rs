@@ -12,6 +12,7 @@ mod demo;
 mod durability;
 mod pages;
 mod privacy;
+mod readable;
 mod sign_in;
 mod surveys;
 mod tenancy;
