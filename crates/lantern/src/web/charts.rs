@@ -402,7 +402,7 @@ impl LineChart {
             let every = n.div_ceil(fits).max(1);
             for (i, (label, _, _)) in first.points.iter().enumerate() {
                 // The last label is drawn only where it does not crowd the one before.
-                let shown = i % every == 0 || (i + 1 == n && (n - 1) % every >= every / 2 + 1);
+                let shown = i % every == 0 || (i + 1 == n && (n - 1) % every > every / 2);
                 if shown {
                     let _ = write!(
                         s,
