@@ -395,6 +395,11 @@ fn opt(v: Option<f64>, f: fn(Lang, f64) -> String) -> String {
     v.map(|v| f(STAFF, v)).unwrap_or_else(|| "—".into())
 }
 
+/// Two decimals, for ratios: 1.0 → "1.00", 0.714 → "0.71".
+fn two_decimals(lang: Lang, x: f64) -> String {
+    fmt::decimal(lang, x, 2)
+}
+
 /// One decimal: 12.34 → "12.3".
 fn one_decimal(lang: Lang, x: f64) -> String {
     fmt::decimal(lang, x, 1)
@@ -434,7 +439,7 @@ fn show_table(t: &RateTable, threshold: i64) -> ShownTable {
             numerator: r.numerator.map(thousands).unwrap_or_else(|| "—".into()),
             denominator: r.denominator.map(thousands).unwrap_or_else(|| "—".into()),
             rate: with_interval(r.rate, r.rate_lower, r.rate_upper, fmt::percent),
-            ratio: with_interval(r.ratio, r.ratio_lower, r.ratio_upper, fmt::number),
+            ratio: with_interval(r.ratio, r.ratio_lower, r.ratio_upper, two_decimals),
             q: fmt_p(r.q_value),
             not_recorded: r.not_recorded.map(thousands).unwrap_or_else(|| "—".into()),
             note: if r.suppressed {
@@ -500,7 +505,7 @@ fn show_benchmark(b: &Benchmark, threshold: i64, districts: &[(String, String)])
                 opt(r.stops_per_1000_per_year, one_decimal),
                 match r.ratio {
                     None if r.group == analysis::REFERENCE => "reference group".into(),
-                    _ => with_interval(r.ratio, r.ratio_lower, r.ratio_upper, fmt::number),
+                    _ => with_interval(r.ratio, r.ratio_lower, r.ratio_upper, two_decimals),
                 },
                 fmt_p(r.q_value),
             ]
