@@ -83,7 +83,8 @@ async fn glance(
     ctx: &Ctx,
     publication: &crate::publish::store::Publication,
 ) -> AppResult<(Vec<Glance>, Vec<(String, String)>)> {
-    use crate::publish::{Selection, fmt};
+    use crate::publish::Selection;
+    use crate::web::fmt;
     let agency = ctx.agency()?;
     let lang = ctx.lang();
     let mut figures = Vec::new();
@@ -132,7 +133,7 @@ async fn glance(
             };
             figures.push(Glance {
                 label: h.label,
-                figure: fmt::value(lang, h.kind, *value),
+                figure: h.kind.format(lang, *value),
                 year: year.to_string(),
                 trend,
                 href: format!("{href}#{}", h.measure.replace('.', "-")),

@@ -16,10 +16,11 @@ use serde::Deserialize;
 use crate::platform::agencies::Agency;
 use crate::platform::error::{AppError, AppResult};
 use crate::publish::store::{self, Publication};
-use crate::publish::{ChartSpec, Choices, Kind, PublicTable, Selection, Topic, Value, View, fmt};
+use crate::publish::{ChartSpec, Choices, Kind, PublicTable, Selection, Topic, Value, View};
 use crate::state::AppState;
 use crate::web::charts::{Bar, BarChart, LineChart, Series};
 use crate::web::ctx::Ctx;
+use crate::web::fmt;
 use crate::web::i18n::Lang;
 use crate::web::page;
 
@@ -129,7 +130,7 @@ pub struct ShownView {
 fn cell(lang: Lang, kind: Kind, v: &Value) -> String {
     match v {
         Value::Text(t) => t.clone(),
-        Value::Number(stats::disclosure::Disclosed::Shown(x)) => fmt::value(lang, kind, *x),
+        Value::Number(stats::disclosure::Disclosed::Shown(x)) => kind.format(lang, *x),
         Value::Number(stats::disclosure::Disclosed::Withheld) => {
             crate::web::i18n::t(lang, "portal.withheld").to_string()
         }
@@ -139,7 +140,6 @@ fn cell(lang: Lang, kind: Kind, v: &Value) -> String {
 
 /// The table's header and rows for people: a value with an interval becomes one cell.
 fn people_table(lang: Lang, t: &PublicTable) -> (Vec<(String, bool)>, Vec<Vec<String>>) {
-    let interval_label = crate::web::i18n::t(lang, "portal.ci95");
     let mut head = Vec::new();
     let mut plan = Vec::new();
     let mut i = 0;
@@ -147,7 +147,7 @@ fn people_table(lang: Lang, t: &PublicTable) -> (Vec<(String, bool)>, Vec<Vec<St
         let c = &t.columns[i];
         let numeric = c.kind != Kind::Text;
         if c.with_interval && i + 2 < t.columns.len() {
-            head.push((format!("{} ({interval_label})", c.label), numeric));
+            head.push((c.label.clone(), numeric));
             plan.push((i, true));
             i += 3;
         } else {
@@ -168,10 +168,11 @@ fn people_table(lang: Lang, t: &PublicTable) -> (Vec<(String, bool)>, Vec<Vec<St
                         .then(|| Some((r[i + 1].number()?, r[i + 2].number()?)))
                         .flatten();
                     match (r[*i].number(), bounds) {
-                        (Some(_), Some((lo, hi))) => format!(
-                            "{main} ({}–{})",
-                            fmt::value(lang, kind, lo),
-                            fmt::value(lang, kind, hi)
+                        (Some(_), Some((lo, hi))) => fmt::with_interval(
+                            lang,
+                            &main,
+                            &kind.format(lang, lo),
+                            &kind.format(lang, hi),
                         ),
                         _ => main,
                     }
@@ -209,11 +210,10 @@ fn chart(lang: Lang, view: &View) -> String {
                     text: cell(lang, kind, &r[value]),
                 })
                 .collect();
-            let mut c = BarChart::new(view.table.caption.clone(), bars);
-            c.tick_format = match kind {
-                Kind::Share => crate::web::charts::percent,
-                _ => crate::web::charts::number,
-            };
+            let mut c = BarChart::new(view.table.caption.clone(), bars, lang);
+            if kind == Kind::Share {
+                c.tick_format = crate::web::charts::percent_tick;
+            }
             c.reference = reference.map(|x| (x, String::new()));
             c.svg()
         }
@@ -229,7 +229,7 @@ fn chart(lang: Lang, view: &View) -> String {
                         .collect(),
                 })
                 .collect();
-            let mut c = LineChart::new(view.table.caption.clone(), series);
+            let mut c = LineChart::new(view.table.caption.clone(), series, lang);
             c.min = Some(0.0);
             c.svg()
         }

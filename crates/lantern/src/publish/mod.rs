@@ -24,7 +24,6 @@ use crate::platform::error::AppError;
 use crate::state::AppState;
 use crate::web::i18n::Lang;
 
-pub mod fmt;
 pub mod store;
 pub mod table;
 

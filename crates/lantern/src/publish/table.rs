@@ -7,6 +7,8 @@ use serde::ser::SerializeMap;
 use stats::disclosure::Disclosed;
 
 use crate::platform::csv_out::CsvOut;
+use crate::web::fmt;
+use crate::web::i18n::Lang;
 
 /// What a column holds, which decides how it is written for people.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -21,6 +23,23 @@ pub enum Kind {
     Ratio,
     /// Any other number (a rate per 1,000 residents, a p-value).
     Number,
+}
+
+impl Kind {
+    /// A value of this kind written for people, in their language.
+    pub fn format(self, lang: Lang, x: f64) -> String {
+        match self {
+            Kind::Count => fmt::int(lang, x.round() as i64),
+            Kind::Share => fmt::percent(lang, x),
+            Kind::Ratio => fmt::decimal(lang, x, 2),
+            Kind::Number if x != 0.0 && x.abs() < 0.001 => {
+                format!("< {}", fmt::decimal(lang, 0.001, 3))
+            }
+            Kind::Number | Kind::Text => {
+                fmt::decimal(lang, x, if x.abs() >= 100.0 { 0 } else { 2 })
+            }
+        }
+    }
 }
 
 /// A column: its machine name (CSV header, JSON key), its label for people, its kind, and
@@ -192,6 +211,17 @@ mod tests {
             ],
             threshold: 10,
         }
+    }
+
+    #[test]
+    fn each_kind_is_written_for_people_in_their_language() {
+        assert_eq!(Kind::Count.format(Lang::En, 3201.0), "3,201");
+        assert_eq!(Kind::Count.format(Lang::Es, 3201.0), "3.201");
+        assert_eq!(Kind::Share.format(Lang::Es, 0.007), "0,7\u{a0}%");
+        assert_eq!(Kind::Ratio.format(Lang::En, 1.946), "1.95");
+        assert_eq!(Kind::Number.format(Lang::En, 0.0004), "< 0.001");
+        assert_eq!(Kind::Number.format(Lang::Es, 0.0004), "< 0,001");
+        assert_eq!(Kind::Number.format(Lang::Es, 245.3), "245");
     }
 
     #[test]

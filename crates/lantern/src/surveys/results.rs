@@ -11,7 +11,8 @@ use stats::rake::{RakeOptions, rake};
 use super::aggregate::{Aggregate, Dim, ScoreKey, Tally, Totals, Weighting};
 use super::model::{Definition, QuestionKind, Score};
 use super::themes::{self, Theme};
-use crate::web::charts::{Bar, BarChart, LineChart, Series, percent};
+use crate::web::charts::{Bar, BarChart, LineChart, Series, percent_tick};
+use crate::web::fmt;
 use crate::web::i18n::{self, Lang};
 
 /// An estimate with its 95% interval and the sample size behind it (effective size when
@@ -25,17 +26,24 @@ pub struct Est {
 }
 
 impl Est {
-    pub fn pct(&self) -> String {
-        format!(
-            "{:.1}% ({:.1}–{:.1})",
-            self.value * 100.0,
-            self.lower * 100.0,
-            self.upper * 100.0
+    /// A share with its interval, for people: "12.3% (95% CI 10.1%–14.6%)".
+    pub fn pct(&self, lang: Lang) -> String {
+        fmt::with_interval(
+            lang,
+            &fmt::percent(lang, self.value),
+            &fmt::percent(lang, self.lower),
+            &fmt::percent(lang, self.upper),
         )
     }
 
-    pub fn mean(&self) -> String {
-        format!("{:.1} ({:.1}–{:.1})", self.value, self.lower, self.upper)
+    /// A mean with its interval, for people: "3.1 (95% CI 2.9–3.3)".
+    pub fn mean(&self, lang: Lang) -> String {
+        fmt::with_interval(
+            lang,
+            &fmt::decimal(lang, self.value, 1),
+            &fmt::decimal(lang, self.lower, 1),
+            &fmt::decimal(lang, self.upper, 1),
+        )
     }
 
     /// Keeps an interval inside the scale it measures (a t interval near an end can pass it).
@@ -612,6 +620,7 @@ pub fn compute(input: Inputs<'_>) -> Results {
                         })
                         .collect(),
                 }],
+                lang,
             );
             chart.min = Some(0.0);
             chart.max = Some(100.0);
@@ -727,7 +736,7 @@ pub fn compute(input: Inputs<'_>) -> Results {
             String::new()
         } else {
             let mut c = BarChart::new(
-                format!("{label}: share of answers with 95% intervals"),
+                i18n::tf(lang, "survey.chart_title", &[("question", label.as_str())]),
                 choices
                     .iter()
                     .map(|r| {
@@ -738,14 +747,15 @@ pub fn compute(input: Inputs<'_>) -> Results {
                             interval: s.map(|s| (s.lower, s.upper)),
                             text: match (r.shown(), s) {
                                 (None, _) => withheld_text.to_string(),
-                                (Some(_), Some(s)) => percent(s.value),
+                                (Some(_), Some(s)) => fmt::percent(lang, s.value),
                                 (Some(_), None) => String::new(),
                             },
                         }
                     })
                     .collect(),
+                lang,
             );
-            c.tick_format = percent;
+            c.tick_format = percent_tick;
             c.svg()
         };
         let ctx = BreakdownCtx {
@@ -866,7 +876,7 @@ fn numeric_breakdown(
                     n: t.n,
                     cells: vec![Disclosed::Shown(
                         mean(t.n as f64, t.sum, t.sum_sq)
-                            .map(|e| e.within(range).mean())
+                            .map(|e| e.within(range).mean(ctx.lang))
                             .unwrap_or_default(),
                     )],
                 },
@@ -930,7 +940,7 @@ fn categorical_breakdown(
                                 if t.n == 0 {
                                     "—".to_string()
                                 } else {
-                                    format!("{:.0}%", n as f64 / t.n as f64 * 100.0)
+                                    fmt::percent_places(ctx.lang, n as f64 / t.n as f64, 0)
                                 },
                             )
                         })
@@ -980,27 +990,33 @@ pub fn census_shares(
         .collect()
 }
 
-/// Formats a share for tables: "12.3%".
-pub fn pct(e: &Option<Est>) -> String {
-    e.map(|e| format!("{:.1}%", e.value * 100.0))
+/// Formats a share for tables: "12.3%" / "12,3 %".
+pub fn pct(lang: Lang, e: &Option<Est>) -> String {
+    e.map(|e| fmt::percent(lang, e.value))
         .unwrap_or_else(|| "—".into())
 }
 
-/// "10.1–14.8%".
-pub fn pct_interval(e: &Option<Est>) -> String {
-    e.map(|e| format!("{:.1}–{:.1}%", e.lower * 100.0, e.upper * 100.0))
+/// A share's interval, written as every page writes intervals: "10.1%–14.8%".
+pub fn pct_interval(lang: Lang, e: &Option<Est>) -> String {
+    e.map(|e| fmt::percent_range(lang, e.lower, e.upper))
         .unwrap_or_default()
 }
 
 /// A mean or score with one decimal.
-pub fn num(e: &Option<Est>) -> String {
-    e.map(|e| format!("{:.1}", e.value))
+pub fn num(lang: Lang, e: &Option<Est>) -> String {
+    e.map(|e| fmt::decimal(lang, e.value, 1))
         .unwrap_or_else(|| "—".into())
 }
 
-pub fn num_interval(e: &Option<Est>) -> String {
-    e.map(|e| format!("{:.1}–{:.1}", e.lower, e.upper))
-        .unwrap_or_default()
+/// A mean's interval: "2.9–3.3".
+pub fn num_interval(lang: Lang, e: &Option<Est>) -> String {
+    e.map(|e| {
+        fmt::range(
+            &fmt::decimal(lang, e.lower, 1),
+            &fmt::decimal(lang, e.upper, 1),
+        )
+    })
+    .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -10,13 +10,14 @@ use crate::platform::error::AppError;
 use crate::platform::roster;
 use crate::publish::{
     ChartSpec, Choices, Column, Computed, Headline, Kind, MeasureInfo, Method, PublicTable,
-    Selection, Topic, Value, View, fmt,
+    Selection, Topic, Value, View,
 };
 use crate::state::AppState;
 use crate::transparency::analysis::{self, RateTable, Vod};
 use crate::transparency::model::STOP_TYPES;
 use crate::transparency::routes::{compute_analysis, compute_darkness};
 use crate::transparency::store::{self, Scope};
+use crate::web::fmt;
 use crate::web::i18n::{Lang, t, tf};
 
 /// The stops topic: `/{agency}/data/stops`.
@@ -272,7 +273,7 @@ fn stops_summary(lang: Lang, yearly: &PublicTable) -> String {
         [.., (year, n)] if shown.len() == 1 => tf(
             lang,
             "stops_public.stops.summary_one",
-            &[("year", year), ("stops", &fmt::int(lang, *n))],
+            &[("year", year), ("stops", &fmt::int(lang, *n as i64))],
         ),
         [.., (y0, n0), (y1, n1)] => {
             let change = (n1 - n0) / n0;
@@ -286,7 +287,7 @@ fn stops_summary(lang: Lang, yearly: &PublicTable) -> String {
                 key,
                 &[
                     ("year", y1),
-                    ("stops", &fmt::int(lang, *n1)),
+                    ("stops", &fmt::int(lang, *n1 as i64)),
                     ("before", y0),
                     ("change", &fmt::percent(lang, change.abs())),
                 ],
@@ -324,9 +325,9 @@ fn benchmark_view(
             lang,
             "stops_public.benchmark.summary",
             &[
-                ("ratio", &fmt::number(lang, ratio, 2)),
-                ("low", &fmt::number(lang, lo, 2)),
-                ("high", &fmt::number(lang, hi, 2)),
+                ("ratio", &fmt::decimal(lang, ratio, 2)),
+                ("low", &fmt::decimal(lang, lo, 2)),
+                ("high", &fmt::decimal(lang, hi, 2)),
             ],
         ),
         None => String::new(),
@@ -393,9 +394,9 @@ fn rate_view(lang: Lang, id: &'static str, title: String, r: &RateTable, thresho
                 &[
                     ("black", &fmt::percent(lang, rb)),
                     ("white", &fmt::percent(lang, rw)),
-                    ("ratio", &fmt::number(lang, ratio, 2)),
-                    ("low", &fmt::number(lang, lo, 2)),
-                    ("high", &fmt::number(lang, hi, 2)),
+                    ("ratio", &fmt::decimal(lang, ratio, 2)),
+                    ("low", &fmt::decimal(lang, lo, 2)),
+                    ("high", &fmt::decimal(lang, hi, 2)),
                 ],
             ),
             _ => String::new(),
@@ -474,9 +475,9 @@ fn darkness_view(
                     &fmt::percent(lang, light.0 as f64 / light.1 as f64),
                 ),
                 ("dark", &fmt::percent(lang, dark.0 as f64 / dark.1 as f64)),
-                ("odds", &fmt::number(lang, fit.odds_ratio, 2)),
-                ("low", &fmt::number(lang, fit.odds_ratio_lower, 2)),
-                ("high", &fmt::number(lang, fit.odds_ratio_upper, 2)),
+                ("odds", &fmt::decimal(lang, fit.odds_ratio, 2)),
+                ("low", &fmt::decimal(lang, fit.odds_ratio_lower, 2)),
+                ("high", &fmt::decimal(lang, fit.odds_ratio_upper, 2)),
             ],
         ),
         (_, None) => k(lang, "darkness.not_fitted"),

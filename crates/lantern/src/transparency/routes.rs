@@ -16,9 +16,10 @@ use crate::state::AppState;
 use crate::transparency::analysis::{self, Benchmark, RateTable, Vod};
 use crate::transparency::model::{STOP_TYPES, StopImport, race_label};
 use crate::transparency::store::{self, Scope};
-use crate::web::charts::{Bar, BarChart, number, percent};
+use crate::web::charts::{Bar, BarChart, percent_tick};
 use crate::web::ctx::Ctx;
-use crate::web::fmt::thousands;
+use crate::web::fmt::{self, STAFF, thousands};
+use crate::web::i18n::Lang;
 use crate::web::page;
 
 pub fn router() -> Router<AppState> {
@@ -299,6 +300,11 @@ async fn import_report(
 struct ShownTable {
     table: RateTable,
     chart: String,
+    /// The table's caption in plain words ("Searches per stop").
+    caption: String,
+    /// Column headers in plain words (no field names).
+    denominator: String,
+    not_recorded: String,
     rows: Vec<ShownRate>,
 }
 
@@ -306,13 +312,76 @@ struct ShownRate {
     label: String,
     numerator: String,
     denominator: String,
+    /// The rate with its interval: "12.3% (95% CI 10.1%–14.6%)".
     rate: String,
-    interval: String,
+    /// The ratio to the reference group with its interval.
     ratio: String,
-    ratio_interval: String,
     q: String,
     not_recorded: String,
     note: String,
+}
+
+/// Field names of the SOPP schema as the pages say them.
+const PLAIN_FIELDS: [(&str, &str); 6] = [
+    ("search_conducted", "whether a search was made"),
+    ("frisk_performed", "whether a frisk was made"),
+    ("arrest_made", "whether an arrest was made"),
+    ("citation_issued", "whether a citation was issued"),
+    ("warning_issued", "whether a warning was issued"),
+    ("contraband_found", "whether contraband was found"),
+];
+
+/// A label of the analysis in plain words: "Stops without search_conducted" → "Stops not
+/// recording whether a search was made".
+fn plain_words(label: &str) -> String {
+    let mut out = label.replace(" without ", " not recording ");
+    for (field, words) in PLAIN_FIELDS {
+        out = out.replace(field, words);
+    }
+    out
+}
+
+/// A rate table's caption: what is counted per what ("Searches per stop").
+fn rate_caption(t: &RateTable) -> String {
+    let per = if t.key == "hit" {
+        "discretionary search with a recorded result"
+    } else {
+        "stop"
+    };
+    format!("{} per {per}, by race", t.numerator)
+}
+
+/// A value with its interval, the one way every page writes it (staff pages are in English).
+fn with_interval(
+    v: Option<f64>,
+    lo: Option<f64>,
+    hi: Option<f64>,
+    f: fn(Lang, f64) -> String,
+) -> String {
+    match (v, lo, hi) {
+        (Some(v), Some(l), Some(u)) => {
+            fmt::with_interval(STAFF, &f(STAFF, v), &f(STAFF, l), &f(STAFF, u))
+        }
+        (Some(v), _, _) => f(STAFF, v),
+        _ => "—".into(),
+    }
+}
+
+/// A district's name from its code (the code itself when the roster does not know it).
+fn district_name(names: &[(String, String)], code: &str) -> String {
+    names
+        .iter()
+        .find(|(c, _)| c == code)
+        .map_or_else(|| code.to_string(), |(_, n)| n.clone())
+}
+
+/// The agency's districts as (code, name).
+async fn district_names(state: &AppState, agency_id: i64) -> AppResult<Vec<(String, String)>> {
+    Ok(crate::platform::roster::districts(&state.db, agency_id)
+        .await?
+        .into_iter()
+        .map(|d| (d.code, d.name))
+        .collect())
 }
 
 fn fmt_p(p: Option<f64>) -> String {
@@ -323,8 +392,18 @@ fn fmt_p(p: Option<f64>) -> String {
     }
 }
 
-fn opt(v: Option<f64>, f: fn(f64) -> String) -> String {
-    v.map(f).unwrap_or_else(|| "—".into())
+fn opt(v: Option<f64>, f: fn(Lang, f64) -> String) -> String {
+    v.map(|v| f(STAFF, v)).unwrap_or_else(|| "—".into())
+}
+
+/// Two decimals, for ratios: 1.0 → "1.00", 0.714 → "0.71".
+fn two_decimals(lang: Lang, x: f64) -> String {
+    fmt::decimal(lang, x, 2)
+}
+
+/// One decimal: 12.34 → "12.3".
+fn one_decimal(lang: Lang, x: f64) -> String {
+    fmt::decimal(lang, x, 1)
 }
 
 /// What a withheld cell says: it is small, or it would give away one that is.
@@ -343,12 +422,16 @@ fn show_table(t: &RateTable, threshold: i64) -> ShownTable {
             text: if r.suppressed {
                 suppressed_text(threshold)
             } else {
-                opt(r.rate, percent)
+                opt(r.rate, fmt::percent)
             },
         })
         .collect();
-    let mut chart = BarChart::new(format!("{} by race, with 95% intervals", t.title), bars);
-    chart.tick_format = percent;
+    let mut chart = BarChart::new(
+        format!("{} by race, with 95% intervals", t.title),
+        bars,
+        STAFF,
+    );
+    chart.tick_format = percent_tick;
     let rows = t
         .rows
         .iter()
@@ -356,16 +439,8 @@ fn show_table(t: &RateTable, threshold: i64) -> ShownTable {
             label: r.label.clone(),
             numerator: r.numerator.map(thousands).unwrap_or_else(|| "—".into()),
             denominator: r.denominator.map(thousands).unwrap_or_else(|| "—".into()),
-            rate: opt(r.rate, percent),
-            interval: match (r.rate_lower, r.rate_upper) {
-                (Some(l), Some(u)) => format!("{} – {}", percent(l), percent(u)),
-                _ => "—".into(),
-            },
-            ratio: opt(r.ratio, number),
-            ratio_interval: match (r.ratio_lower, r.ratio_upper) {
-                (Some(l), Some(u)) => format!("{} – {}", number(l), number(u)),
-                _ => "—".into(),
-            },
+            rate: with_interval(r.rate, r.rate_lower, r.rate_upper, fmt::percent),
+            ratio: with_interval(r.ratio, r.ratio_lower, r.ratio_upper, two_decimals),
             q: fmt_p(r.q_value),
             not_recorded: r.not_recorded.map(thousands).unwrap_or_else(|| "—".into()),
             note: if r.suppressed {
@@ -382,17 +457,22 @@ fn show_table(t: &RateTable, threshold: i64) -> ShownTable {
     ShownTable {
         table: t.clone(),
         chart: chart.svg(),
+        caption: rate_caption(t),
+        denominator: plain_words(&t.denominator),
+        not_recorded: plain_words(&t.not_recorded_label),
         rows,
     }
 }
 
 struct ShownBenchmark {
     b: Benchmark,
+    /// Where the residents were counted, by name ("the whole agency", "Northside").
+    place: String,
     chart: String,
     rows: Vec<[String; 7]>,
 }
 
-fn show_benchmark(b: &Benchmark, threshold: i64) -> ShownBenchmark {
+fn show_benchmark(b: &Benchmark, threshold: i64, districts: &[(String, String)]) -> ShownBenchmark {
     let bars = b
         .rows
         .iter()
@@ -403,11 +483,11 @@ fn show_benchmark(b: &Benchmark, threshold: i64) -> ShownBenchmark {
             text: if r.suppressed {
                 suppressed_text(threshold)
             } else {
-                opt(r.stops_per_1000_per_year, |v| format!("{v:.1}"))
+                opt(r.stops_per_1000_per_year, one_decimal)
             },
         })
         .collect();
-    let chart = BarChart::new("Stops per 1,000 residents per year, by race", bars);
+    let chart = BarChart::new("Stops per 1,000 residents per year, by race", bars, STAFF);
     let rows = b
         .rows
         .iter()
@@ -420,23 +500,25 @@ fn show_benchmark(b: &Benchmark, threshold: i64) -> ShownBenchmark {
                 thousands(r.population),
                 format!(
                     "{} / {}",
-                    opt(r.stop_share, percent),
-                    opt(r.population_share, percent)
+                    opt(r.stop_share, fmt::percent),
+                    opt(r.population_share, fmt::percent)
                 ),
-                opt(r.stops_per_1000_per_year, |v| format!("{v:.1}")),
-                match (r.ratio, r.ratio_lower, r.ratio_upper) {
-                    (Some(x), Some(l), Some(u)) => {
-                        format!("{} ({} – {})", number(x), number(l), number(u))
-                    }
-                    (Some(x), _, _) => number(x),
-                    _ if r.group == analysis::REFERENCE => "reference".into(),
-                    _ => "—".into(),
+                opt(r.stops_per_1000_per_year, one_decimal),
+                match r.ratio {
+                    None if r.group == analysis::REFERENCE => "reference group".into(),
+                    _ => with_interval(r.ratio, r.ratio_lower, r.ratio_upper, two_decimals),
                 },
                 fmt_p(r.q_value),
             ]
         })
         .collect();
+    let place = if b.geography == "agency" {
+        "the whole agency".to_string()
+    } else {
+        district_name(districts, &b.geography)
+    };
     ShownBenchmark {
+        place,
         b: b.clone(),
         chart: chart.svg(),
         rows,
@@ -449,7 +531,7 @@ struct AnalysisPage<'a> {
     ctx: &'a Ctx,
     scope: Scope,
     years: Vec<String>,
-    districts: Vec<String>,
+    districts: Vec<(String, String)>,
     stops: String,
     threshold: i64,
     benchmark: Option<ShownBenchmark>,
@@ -466,7 +548,11 @@ struct ShownDistricts {
     rows: Vec<(String, Vec<(String, String)>)>,
 }
 
-fn show_districts(d: &[analysis::DistrictOutcome], threshold: i64) -> ShownDistricts {
+fn show_districts(
+    d: &[analysis::DistrictOutcome],
+    threshold: i64,
+    names: &[(String, String)],
+) -> ShownDistricts {
     let groups = analysis::GROUPS.iter().map(|g| race_label(g)).collect();
     let rows = d
         .iter()
@@ -477,7 +563,7 @@ fn show_districts(d: &[analysis::DistrictOutcome], threshold: i64) -> ShownDistr
                     Some(r) if r.suppressed => (suppressed_text(threshold), String::new()),
                     Some(r) => match (r.rate, r.rate_lower, r.rate_upper, r.denominator) {
                         (Some(x), Some(l), Some(u), Some(n)) => (
-                            format!("{} ({} – {})", percent(x), percent(l), percent(u)),
+                            with_interval(Some(x), Some(l), Some(u), fmt::percent),
                             format!("{} searches", thousands(n)),
                         ),
                         _ => ("no searches".into(), String::new()),
@@ -485,7 +571,7 @@ fn show_districts(d: &[analysis::DistrictOutcome], threshold: i64) -> ShownDistr
                     None => ("—".into(), String::new()),
                 })
                 .collect();
-            (o.district.clone(), cells)
+            (district_name(names, &o.district), cells)
         })
         .collect();
     ShownDistricts { groups, rows }
@@ -507,6 +593,7 @@ async fn analysis_page(
     let agency = ctx.agency()?;
     let scope = checked_scope(&state, agency.id, scope).await?;
     let (years, districts) = store::dimensions(&state.db, agency.id).await?;
+    let names = district_names(&state, agency.id).await?;
     let result = compute_analysis(&state.db, agency, &scope).await?;
     let threshold = result.small_cell_threshold;
     page(AnalysisPage {
@@ -514,19 +601,22 @@ async fn analysis_page(
         query: query_of(&scope),
         scope,
         years,
-        districts,
+        districts: districts
+            .iter()
+            .map(|d| (d.clone(), district_name(&names, d)))
+            .collect(),
         stops: thousands(result.stops),
         threshold,
         benchmark: result
             .benchmark
             .as_ref()
-            .map(|b| show_benchmark(b, threshold)),
+            .map(|b| show_benchmark(b, threshold, &names)),
         tables: result
             .rates
             .iter()
             .map(|t| show_table(t, threshold))
             .collect(),
-        districts_outcome: show_districts(&result.outcome_by_district, threshold),
+        districts_outcome: show_districts(&result.outcome_by_district, threshold, &names),
         method: result.method.clone(),
     })
 }
@@ -536,8 +626,8 @@ struct ShownFit {
     formula: String,
     coefficient: String,
     se: String,
+    /// The odds ratio with its interval.
     odds_ratio: String,
-    interval: String,
     p: String,
     cells: usize,
 }
@@ -548,7 +638,7 @@ struct DarknessPage<'a> {
     ctx: &'a Ctx,
     scope: Scope,
     years: Vec<String>,
-    districts: Vec<String>,
+    districts: Vec<(String, String)>,
     vod: Vod,
     fits: Vec<ShownFit>,
     not_fitted: Vec<(&'static str, String)>,
@@ -565,6 +655,11 @@ async fn darkness_page(
     let agency = ctx.agency()?;
     let scope = checked_scope(&state, agency.id, scope).await?;
     let (years, districts) = store::dimensions(&state.db, agency.id).await?;
+    let names = district_names(&state, agency.id).await?;
+    let districts = districts
+        .iter()
+        .map(|d| (d.clone(), district_name(&names, d)))
+        .collect();
     let vod = compute_darkness(&state.db, agency, &scope).await?;
     let fits: Vec<ShownFit> = vod
         .fits
@@ -574,11 +669,11 @@ async fn darkness_page(
             formula: f.formula.clone(),
             coefficient: format!("{:.4}", f.coefficient),
             se: format!("{:.4}", f.std_error),
-            odds_ratio: number(f.odds_ratio),
-            interval: format!(
-                "{} – {}",
-                number(f.odds_ratio_lower),
-                number(f.odds_ratio_upper)
+            odds_ratio: with_interval(
+                Some(f.odds_ratio),
+                Some(f.odds_ratio_lower),
+                Some(f.odds_ratio_upper),
+                fmt::number,
             ),
             p: fmt_p(Some(f.p_value)),
             cells: f.cells,
@@ -597,9 +692,10 @@ async fn darkness_page(
                 .to_string(),
                 value: Some(f.odds_ratio),
                 interval: Some((f.odds_ratio_lower, f.odds_ratio_upper)),
-                text: number(f.odds_ratio),
+                text: fmt::number(STAFF, f.odds_ratio),
             })
             .collect(),
+        STAFF,
     );
     chart.reference = Some((1.0, "no effect".into()));
     page(DarknessPage {

@@ -7,6 +7,9 @@
 
 use std::fmt::Write as _;
 
+use crate::web::fmt;
+use crate::web::i18n::{self, Lang};
+
 /// One bar: a labelled value with an optional interval. `None` values (suppressed or missing
 /// cells) are drawn as an empty row saying so.
 #[derive(Clone, Debug)]
@@ -14,7 +17,7 @@ pub struct Bar {
     pub label: String,
     pub value: Option<f64>,
     pub interval: Option<(f64, f64)>,
-    /// Text shown at the end of the bar, e.g. "12.3%".
+    /// Text shown at the end of the bar, e.g. "12.3%" (formatted for the chart's language).
     pub text: String,
 }
 
@@ -25,10 +28,12 @@ pub struct BarChart {
     pub bars: Vec<Bar>,
     /// The axis maximum; the largest value or interval end when None.
     pub max: Option<f64>,
-    /// Formats axis ticks.
-    pub tick_format: fn(f64) -> String,
+    /// Formats axis ticks in the chart's language.
+    pub tick_format: fn(Lang, f64) -> String,
     /// A vertical reference line (e.g. a ratio of 1, or the agency-wide rate).
     pub reference: Option<(f64, String)>,
+    /// The language of the page the chart is drawn for (ticks and the words it says itself).
+    pub lang: Lang,
 }
 
 /// One point of a line: its x label, value and interval.
@@ -47,18 +52,18 @@ pub struct LineChart {
     pub series: Vec<Series>,
     pub min: Option<f64>,
     pub max: Option<f64>,
-    pub tick_format: fn(f64) -> String,
+    pub tick_format: fn(Lang, f64) -> String,
+    pub lang: Lang,
 }
 
-/// Percent with one decimal: 0.1234 → "12.3%".
-pub fn percent(x: f64) -> String {
-    format!("{:.1}%", x * 100.0)
-}
-
-/// Plain number with up to two decimals, trailing zeros dropped.
-pub fn number(x: f64) -> String {
-    let s = format!("{x:.2}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
+/// Axis ticks for shares: 0.4 → "40%" / "40 %", 0.025 → "2.5%" (no needless ".0").
+pub fn percent_tick(lang: Lang, x: f64) -> String {
+    let places = if (x * 100.0 - (x * 100.0).round()).abs() < 1e-9 {
+        0
+    } else {
+        1
+    };
+    fmt::percent_places(lang, x, places)
 }
 
 /// Text safe inside SVG/XML.
@@ -79,13 +84,18 @@ fn esc(s: &str) -> String {
 
 /// Round axis ticks covering [0, max]: steps of 1, 2 or 5 × 10^k, about five of them.
 fn ticks(min: f64, max: f64) -> Vec<f64> {
+    ticks_n(min, max, 5.0)
+}
+
+/// Round ticks, about `n` of them.
+fn ticks_n(min: f64, max: f64, n: f64) -> Vec<f64> {
     if max.partial_cmp(&min) != Some(std::cmp::Ordering::Greater)
         || !min.is_finite()
         || !max.is_finite()
     {
         return vec![min];
     }
-    let raw = (max - min) / 5.0;
+    let raw = (max - min) / n;
     let magnitude = 10f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 5.0, 10.0]
         .iter()
@@ -107,36 +117,81 @@ fn ticks(min: f64, max: f64) -> Vec<f64> {
     out
 }
 
-const FONT: &str = "font-family=\"system-ui, sans-serif\" font-size=\"13\"";
+/// The width of the drawing in SVG units. Charts are drawn narrow and scale up: on a 390 px
+/// phone the page's column is about 358 px wide, so text of [`FONT_SIZE`] units renders at
+/// 14 × 358 / 400 ≈ 12.5 px, and the stylesheet caps how wide a chart grows on a desktop.
+pub const WIDTH: f64 = 400.0;
+/// Font size in SVG units.
+pub const FONT_SIZE: f64 = 14.0;
+/// About how wide one character is, in SVG units, at [`FONT_SIZE`].
+const CHAR: f64 = 7.8;
+
+const FONT: &str = "font-family=\"system-ui, sans-serif\" font-size=\"14\"";
+
+/// A label cut to what fits in `width` units.
+fn fit(label: &str, width: f64) -> String {
+    let max = (width / CHAR).floor().max(4.0) as usize;
+    if label.chars().count() <= max {
+        label.to_string()
+    } else {
+        let cut: String = label.chars().take(max - 1).collect();
+        format!("{}…", cut.trim_end())
+    }
+}
+
+/// What a chart says instead of drawing nothing but empty bars.
+fn in_words(title: &str, message: &str) -> String {
+    format!(
+        "<p class=\"chart-empty\"><span class=\"visually-hidden\">{}: </span>{}</p>",
+        esc(title),
+        esc(message)
+    )
+}
 
 impl BarChart {
-    pub fn new(title: impl Into<String>, bars: Vec<Bar>) -> BarChart {
+    pub fn new(title: impl Into<String>, bars: Vec<Bar>, lang: Lang) -> BarChart {
         BarChart {
             title: title.into(),
             bars,
             max: None,
-            tick_format: number,
+            tick_format: fmt::number,
             reference: None,
+            lang,
         }
     }
 
-    /// The chart as an inline `<svg>` element.
+    /// Whether every value the chart would draw is zero (and there is at least one).
+    fn all_zero(&self) -> bool {
+        let mut values = self
+            .bars
+            .iter()
+            .filter_map(|b| b.value.filter(|v| v.is_finite()))
+            .peekable();
+        values.peek().is_some() && values.all(|v| v == 0.0)
+    }
+
+    /// The chart as an inline `<svg>` element; when every value is zero, a sentence saying so.
+    /// Each bar has its label on a line of its own above it, so the bars keep the whole width
+    /// of a phone's screen.
     pub fn svg(&self) -> String {
-        let label_width = 12.0
-            + 7.2
+        if self.all_zero() {
+            return in_words(&self.title, i18n::t(self.lang, "chart.all_zero"));
+        }
+        let text_width = 10.0
+            + CHAR
                 * self
                     .bars
                     .iter()
-                    .map(|b| b.label.chars().count())
+                    .filter(|b| b.value.is_some_and(f64::is_finite))
+                    .map(|b| b.text.chars().count())
                     .max()
-                    .unwrap_or(4)
-                    .min(28) as f64;
-        let plot_width = 460.0;
-        let text_width = 80.0;
-        let row = 30.0;
-        let top = 8.0;
+                    .unwrap_or(6)
+                    .clamp(4, 12) as f64;
+        let left = 2.0;
+        let plot_width = WIDTH - left - text_width;
+        let row = 46.0;
+        let top = 4.0;
         let axis = 26.0;
-        let width = label_width + plot_width + text_width;
         let height = top + row * self.bars.len().max(1) as f64 + axis;
         let data_max = self
             .bars
@@ -146,69 +201,78 @@ impl BarChart {
             .chain(self.reference.as_ref().map(|r| r.0))
             .filter(|v| v.is_finite())
             .fold(0.0f64, f64::max);
-        let ticks = ticks(0.0, self.max.unwrap_or(data_max).max(f64::MIN_POSITIVE));
+        let ticks = ticks_n(
+            0.0,
+            self.max.unwrap_or(data_max).max(f64::MIN_POSITIVE),
+            4.0,
+        );
         let max = *ticks.last().unwrap_or(&1.0);
-        let x = |v: f64| label_width + plot_width * (v.clamp(0.0, max) / max);
+        let x = |v: f64| left + plot_width * (v.clamp(0.0, max) / max);
 
         let mut s = String::new();
         let _ = write!(
             s,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" viewBox=\"0 0 {width:.0} {height:.0}\" \
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" viewBox=\"0 0 {WIDTH:.0} {height:.0}\" \
              role=\"img\" aria-label=\"{}\" {FONT}>",
             esc(&self.title)
         );
         let _ = write!(s, "<title>{}</title>", esc(&self.title));
         // Grid and axis.
         let plot_bottom = top + row * self.bars.len().max(1) as f64;
-        for t in &ticks {
+        let last = ticks.len().saturating_sub(1);
+        for (i, t) in ticks.iter().enumerate() {
             let tx = x(*t);
+            // The first tick label starts at the axis and the last ends at it, inside the box.
+            let anchor = match i {
+                0 => "start",
+                _ if i == last => "end",
+                _ => "middle",
+            };
             let _ = write!(
                 s,
                 "<line x1=\"{tx:.1}\" y1=\"{top}\" x2=\"{tx:.1}\" y2=\"{plot_bottom:.1}\" stroke=\"#dfe1e2\"/>\
-                 <text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#454545\">{}</text>",
+                 <text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" fill=\"#454545\">{}</text>",
                 plot_bottom + 18.0,
-                esc(&(self.tick_format)(*t))
+                esc(&(self.tick_format)(self.lang, *t))
             );
         }
         for (i, b) in self.bars.iter().enumerate() {
             let y = top + row * i as f64;
+            let bar_y = y + 22.0;
+            let bar_h = 16.0;
             let _ = write!(
                 s,
-                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#1b1b1b\">{}</text>",
-                label_width - 8.0,
-                y + row / 2.0 + 4.5,
-                esc(&b.label)
+                "<text x=\"{left:.1}\" y=\"{:.1}\" fill=\"#1b1b1b\">{}</text>",
+                y + 15.0,
+                esc(&fit(&b.label, WIDTH - left))
             );
             match b.value.filter(|v| v.is_finite()) {
                 Some(v) => {
                     let _ = write!(
                         s,
-                        "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#005ea2\"/>",
-                        label_width,
-                        y + 6.0,
-                        (x(v) - label_width).max(0.5),
-                        row - 12.0
+                        "<rect x=\"{left:.1}\" y=\"{bar_y:.1}\" width=\"{:.1}\" height=\"{bar_h:.1}\" fill=\"#005ea2\"/>",
+                        (x(v) - left).max(0.5),
                     );
                     if let Some((lo, hi)) =
                         b.interval.filter(|(l, h)| l.is_finite() && h.is_finite())
                     {
-                        let (xl, xh, ym) = (x(lo), x(hi), y + row / 2.0);
+                        let (xl, xh, ym) = (x(lo), x(hi), bar_y + bar_h / 2.0);
                         let _ = write!(
                             s,
                             "<path d=\"M{xl:.1} {ym:.1}H{xh:.1}M{xl:.1} {:.1}V{:.1}M{xh:.1} {:.1}V{:.1}\" \
                              stroke=\"#1b1b1b\" stroke-width=\"1.5\" fill=\"none\"/>",
-                            ym - 6.0,
-                            ym + 6.0,
-                            ym - 6.0,
-                            ym + 6.0
+                            ym - 7.0,
+                            ym + 7.0,
+                            ym - 7.0,
+                            ym + 7.0
                         );
                     }
                     let end = b.interval.map_or(x(v), |(_, hi)| x(hi).max(x(v)));
                     let _ = write!(
                         s,
                         "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#1b1b1b\">{}</text>",
-                        end + 6.0,
-                        y + row / 2.0 + 4.5,
+                        end + 5.0,
+                        bar_y + bar_h / 2.0 + 5.0,
                         esc(&b.text)
                     );
                 }
@@ -216,21 +280,26 @@ impl BarChart {
                     let _ = write!(
                         s,
                         "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#454545\" font-style=\"italic\">{}</text>",
-                        label_width + 4.0,
-                        y + row / 2.0 + 4.5,
-                        esc(&b.text)
+                        left + 4.0,
+                        bar_y + bar_h / 2.0 + 5.0,
+                        esc(&fit(&b.text, WIDTH - left - 4.0))
                     );
                 }
             }
         }
         if let Some((v, label)) = &self.reference {
             let rx = x(*v);
+            // The label sits on the side of the line with more room.
+            let (lx, anchor) = if rx > WIDTH / 2.0 {
+                (rx - 4.0, "end")
+            } else {
+                (rx + 4.0, "start")
+            };
             let _ = write!(
                 s,
                 "<line x1=\"{rx:.1}\" y1=\"{top}\" x2=\"{rx:.1}\" y2=\"{plot_bottom:.1}\" stroke=\"#b50909\" \
-                 stroke-width=\"2\" stroke-dasharray=\"6 4\"/><text x=\"{:.1}\" y=\"{:.1}\" fill=\"#b50909\">{}</text>",
-                rx + 4.0,
-                top + 11.0,
+                 stroke-width=\"2\" stroke-dasharray=\"6 4\"/><text x=\"{lx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" fill=\"#b50909\">{}</text>",
+                plot_bottom - 4.0,
                 esc(label)
             );
         }
@@ -240,13 +309,14 @@ impl BarChart {
 }
 
 impl LineChart {
-    pub fn new(title: impl Into<String>, series: Vec<Series>) -> LineChart {
+    pub fn new(title: impl Into<String>, series: Vec<Series>, lang: Lang) -> LineChart {
         LineChart {
             title: title.into(),
             series,
             min: None,
             max: None,
-            tick_format: number,
+            tick_format: fmt::number,
+            lang,
         }
     }
 
@@ -255,11 +325,11 @@ impl LineChart {
     pub fn svg(&self) -> String {
         const COLOURS: [&str; 4] = ["#005ea2", "#b50909", "#216e1f", "#54278f"];
         const DASHES: [&str; 4] = ["", "6 4", "2 3", "10 3 2 3"];
-        let (left, right, top, bottom) = (56.0, 40.0, 12.0, 48.0);
-        let plot_width = 600.0;
-        let plot_height = 220.0;
-        let width = left + plot_width + right;
-        let legend_height = 20.0 * self.series.len() as f64;
+        let (left, right, top, bottom) = (44.0, 34.0, 12.0, 40.0);
+        let plot_width = WIDTH - left - right;
+        let plot_height = 180.0;
+        let width = WIDTH;
+        let legend_height = 22.0 * self.series.len() as f64;
         let height = top + plot_height + bottom + legend_height;
         let n = self
             .series
@@ -316,20 +386,29 @@ impl LineChart {
                  <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#454545\">{}</text>",
                 left + plot_width,
                 left - 6.0,
-                ty + 4.0,
-                esc(&(self.tick_format)(*t))
+                ty + 5.0,
+                esc(&(self.tick_format)(self.lang, *t))
             );
         }
-        // X labels: at most about eight, evenly spaced.
+        // X labels: as many as fit side by side (about four), evenly spaced.
         if let Some(first) = self.series.iter().max_by_key(|s| s.points.len()) {
-            let every = n.div_ceil(8).max(1);
+            let widest = first
+                .points
+                .iter()
+                .map(|(l, _, _)| l.chars().count())
+                .max()
+                .unwrap_or(1) as f64;
+            let fits = ((plot_width / (widest * CHAR + 12.0)).floor() as usize).max(2);
+            let every = n.div_ceil(fits).max(1);
             for (i, (label, _, _)) in first.points.iter().enumerate() {
-                if i % every == 0 || i + 1 == n {
+                // The last label is drawn only where it does not crowd the one before.
+                let shown = i % every == 0 || (i + 1 == n && (n - 1) % every > every / 2);
+                if shown {
                     let _ = write!(
                         s,
                         "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#454545\">{}</text>",
                         x(i),
-                        top + plot_height + 18.0,
+                        top + plot_height + 20.0,
                         esc(label)
                     );
                 }
@@ -399,7 +478,7 @@ impl LineChart {
                     let _ = write!(s, "{}", marker(k, x(i), y(v), colour));
                 }
             }
-            let ly = top + plot_height + bottom + 20.0 * k as f64 - 4.0;
+            let ly = top + plot_height + bottom + 22.0 * k as f64 - 4.0;
             let _ = write!(
                 s,
                 "<line x1=\"{left}\" y1=\"{ly:.1}\" x2=\"{:.1}\" y2=\"{ly:.1}\" stroke=\"{colour}\" stroke-width=\"2.5\"{dash_attr}/>{}\
@@ -509,6 +588,7 @@ mod tests {
                     text: "fewer than 10".into(),
                 },
             ],
+            Lang::En,
         );
         let svg = chart.svg();
         well_formed(&svg);
@@ -517,6 +597,8 @@ mod tests {
         assert!(svg.contains("role=\"img\""));
         // The widest whisker ends inside the plot: the axis reaches at least 0.039.
         assert!(svg.contains(">0.04<") || svg.contains(">0.05<"), "{svg}");
+        // Drawn narrow, so that its text stays readable when a phone scales it down.
+        assert!(svg.contains("viewBox=\"0 0 400 "), "{svg}");
     }
 
     #[test]
@@ -541,6 +623,7 @@ mod tests {
                     ],
                 },
             ],
+            Lang::En,
         );
         let svg = chart.svg();
         well_formed(&svg);
@@ -553,14 +636,43 @@ mod tests {
 
     #[test]
     fn empty_charts_are_still_valid() {
-        well_formed(&BarChart::new("Nothing yet", vec![]).svg());
-        well_formed(&LineChart::new("Nothing yet", vec![]).svg());
+        well_formed(&BarChart::new("Nothing yet", vec![], Lang::En).svg());
+        well_formed(&LineChart::new("Nothing yet", vec![], Lang::En).svg());
+    }
+
+    fn bar(label: &str, v: f64) -> Bar {
+        Bar {
+            label: label.into(),
+            value: Some(v),
+            interval: Some((0.0, v)),
+            text: fmt::percent(Lang::Es, v),
+        }
     }
 
     #[test]
-    fn formats() {
-        assert_eq!(percent(0.1234), "12.3%");
-        assert_eq!(number(2.50), "2.5");
-        assert_eq!(number(3.0), "3");
+    fn all_zero_says_so_in_words() {
+        let zero = BarChart::new("Arrest rate", vec![bar("A", 0.0), bar("B", 0.0)], Lang::En);
+        let out = zero.svg();
+        assert!(!out.contains("<svg"), "{out}");
+        assert!(out.contains("Every value is zero"), "{out}");
+        let es = BarChart::new("Arrestos", vec![bar("A", 0.0)], Lang::Es).svg();
+        assert!(es.contains("Todos los valores son cero"), "{es}");
+        // One value above zero: drawn.
+        let some = BarChart::new("Arrest rate", vec![bar("A", 0.0), bar("B", 0.01)], Lang::En);
+        assert!(some.svg().starts_with("<svg"));
+    }
+
+    #[test]
+    fn ticks_follow_the_language() {
+        let mut chart = BarChart::new("x", vec![bar("A", 0.025), bar("B", 0.007)], Lang::Es);
+        chart.tick_format = percent_tick;
+        let svg = chart.svg();
+        assert!(
+            svg.contains(">1\u{a0}%<") && svg.contains(">0,7\u{a0}%<"),
+            "{svg}"
+        );
+        assert!(!svg.contains("0.7%"), "{svg}");
+        assert_eq!(percent_tick(Lang::En, 0.4), "40%");
+        assert_eq!(percent_tick(Lang::En, 0.025), "2.5%");
     }
 }

@@ -25,6 +25,8 @@ pub struct RequestMeta {
     pub lang_in_url: bool,
     /// The path as the browser sent it, language segment included.
     pub original_path: String,
+    /// The query string as the browser sent it (without `?`), kept by the language switch.
+    pub original_query: String,
     /// The client's address (from the proxy header only when configured to trust it).
     pub ip: Option<IpAddr>,
     /// The raw Cookie header, for the few cookies read outside sessions and CSRF.
@@ -148,8 +150,18 @@ impl Ctx {
         format!("/{}{}", self.slug(), path)
     }
 
-    /// This page in the other language.
+    /// This page in the other language, with the same query string (a survey link's channel
+    /// tag, a page's filters).
     pub fn switch_url(&self) -> String {
+        let path = self.switch_path();
+        if self.meta.original_query.is_empty() {
+            path
+        } else {
+            format!("{path}?{}", self.meta.original_query)
+        }
+    }
+
+    fn switch_path(&self) -> String {
         let path = &self.meta.original_path;
         let other = self.meta.lang.other().code();
         let (first, rest) = split_first(path);
@@ -263,6 +275,7 @@ fn split_first(path: &str) -> (Option<&str>, &str) {
 pub fn prepare(trust_proxy: bool) -> impl Fn(Request) -> Request + Clone {
     move |mut req: Request| {
         let original_path = req.uri().path().to_string();
+        let original_query = req.uri().query().unwrap_or("").to_string();
         let header_lang = req
             .headers()
             .get(header::ACCEPT_LANGUAGE)
@@ -304,6 +317,7 @@ pub fn prepare(trust_proxy: bool) -> impl Fn(Request) -> Request + Clone {
             lang: url_lang.unwrap_or_else(|| Lang::negotiate(header_lang.as_deref())),
             lang_in_url: url_lang.is_some(),
             original_path,
+            original_query,
             ip: forwarded.or(peer),
             cookies,
         };
@@ -362,6 +376,7 @@ mod tests {
     }
 
     fn ctx(path: &str, lang: Lang, in_url: bool) -> Ctx {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
         Ctx {
             agency: None,
             principal: None,
@@ -369,6 +384,7 @@ mod tests {
                 lang,
                 lang_in_url: in_url,
                 original_path: path.into(),
+                original_query: query.into(),
                 ip: None,
                 cookies: String::new(),
             },
@@ -392,5 +408,17 @@ mod tests {
         );
         assert_eq!(ctx("/", Lang::En, false).switch_url(), "/es");
         assert_eq!(ctx("/es", Lang::Es, true).switch_url(), "/en");
+    }
+
+    #[test]
+    fn switch_links_keep_the_query() {
+        assert_eq!(
+            ctx("/riverton/s/abc123?src=qr", Lang::En, false).switch_url(),
+            "/riverton/es/s/abc123?src=qr"
+        );
+        assert_eq!(
+            ctx("/riverton/es/s/abc123?src=qr&x=1", Lang::Es, true).switch_url(),
+            "/riverton/en/s/abc123?src=qr&x=1"
+        );
     }
 }

@@ -337,6 +337,19 @@ db_test!(every_route_allows_exactly_the_roles_it_should, |app| {
     .await
     .unwrap();
 
+    // A publication, so the portal's pages answer.
+    lantern::publish::store::publish(
+        &app.db,
+        a.id,
+        app.clock.unix(),
+        &Actor::System("test"),
+        &["stops.search_rate".to_string()],
+        &[],
+        "",
+    )
+    .await
+    .unwrap();
+
     // Both tables name the same routes.
     for rule in RULES {
         assert!(
@@ -371,6 +384,8 @@ db_test!(every_route_allows_exactly_the_roles_it_should, |app| {
             .replace("{code}", &survey.public_code)
             .replace("{token}", "no-such-invitation")
             .replace("/static/{file}", &css)
+            .replace("{topic}/{file}", "stops/search_rate.csv")
+            .replace("{topic}", "stops")
             .replace("{file}", "rates.csv")
     };
 

@@ -13,6 +13,7 @@ mod durability;
 mod pages;
 mod portal;
 mod privacy;
+mod readable;
 mod sign_in;
 mod surveys;
 mod tenancy;

@@ -300,11 +300,11 @@ db_test!(
             "{}",
             r.body
         );
-        // Yes: 65 of 100 unweighted (Wilson 55.3–73.6%), 50% once men count as half.
+        // Yes: 65 of 100 unweighted (Wilson 55.3%–73.6%), 50% once men count as half.
         let row = between(&r.body, "<th scope=\"row\">Yes</th>", "</tr>").unwrap();
         assert!(
             row.contains(
-                "<td class=\"num\">65</td><td class=\"num\">65.0%</td><td>55.3–73.6%</td>"
+                "<td class=\"num\">65</td><td class=\"num\">65.0%</td><td>55.3%–73.6%</td>"
             ),
             "{row}"
         );
@@ -1207,7 +1207,7 @@ db_test!(the_api_gives_the_same_results_and_every_response, |app| {
         .await
         .body;
     assert!(
-        page.contains(&format!("{:.1}–{:.1}%", lower * 100.0, upper * 100.0)),
+        page.contains(&format!("{:.1}%–{:.1}%", lower * 100.0, upper * 100.0)),
         "{lower} {upper}"
     );
 

@@ -205,7 +205,17 @@ db_test!(the_analyses_recover_the_demo_effects, |app| {
         .get("/riverton/staff/stops/analysis?year=2024&district=D2")
         .await;
     page.assert_status(StatusCode::OK);
-    assert!(page.body.contains("Stops and residents by race (D2"));
+    let d2 = lantern::platform::roster::districts(&app.db, agency.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.code == "D2")
+        .unwrap();
+    assert!(
+        page.body
+            .contains(&format!("Stops and residents by race ({}", d2.name)),
+        "the district by name"
+    );
     let bad = analyst
         .get("/riverton/staff/stops/analysis?year=1999")
         .await;

@@ -296,7 +296,10 @@ db_test!(
             .await;
         let page = analyst.get("/sanjose/staff/stops/analysis").await;
         page.assert_status(StatusCode::OK);
-        assert!(page.body.contains("Stops without search_conducted"));
+        assert!(
+            page.body
+                .contains("Stops not recording whether a search was made")
+        );
         assert!(page.body.contains("mean(x, na.rm = TRUE)"));
         // "Counted from the files' arrest_made column." (the apostrophe escaped).
         assert!(page.body.contains("arrest_made column."), "{}", page.body);
