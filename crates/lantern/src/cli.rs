@@ -1,4 +1,5 @@
-//! The command line: `lantern serve | demo | migrate | agency | user | audit | backup`.
+//! The command line: `lantern serve | demo | migrate | agency | user | token | audit | stops |
+//! surveys | backup`.
 //!
 //! Every failure ends as one line on stderr (`error: …`) and a non-zero exit, never a panic:
 //! a wrong URL, an unreachable database or a port in use each say what is wrong.
@@ -131,6 +132,11 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// API tokens for integrations and scripts
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Work with the audit chain
     Audit {
         #[command(subcommand)]
@@ -202,6 +208,25 @@ pub enum UserCommand {
         /// Read the password from standard input instead of generating one
         #[arg(long)]
         password_stdin: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create an API token and print its secret (shown once; only its hash is kept)
+    Create {
+        /// The agency's slug
+        #[arg(long)]
+        agency: String,
+        /// What the token is for, e.g. "CAD nightly export"
+        #[arg(long)]
+        name: String,
+        /// The role whose rights the token has: admin, analyst, supervisor, investigator,
+        /// oversight or staff
+        #[arg(long)]
+        role: String,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -337,6 +362,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Agency { command } => agency(command).await,
         Command::User { command } => user(command).await,
+        Command::Token { command } => token(command).await,
         Command::Audit {
             command: AuditCommand::Verify { agency, head, db },
         } => audit_verify(&db.database_url, agency.as_deref(), head.as_deref()).await,
@@ -549,6 +575,41 @@ async fn user(command: UserCommand) -> anyhow::Result<ExitCode> {
         Err(CreateUserError::Db(e)) => Err(e.into()),
         Err(CreateUserError::Other(e)) => Err(e),
     }
+}
+
+async fn token(command: TokenCommand) -> anyhow::Result<ExitCode> {
+    let TokenCommand::Create {
+        agency,
+        name,
+        role,
+        db,
+    } = command;
+    let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+    let name = crate::platform::api_tokens::validate_name(&name).map_err(anyhow::Error::msg)?;
+    let db = Db::connect(&db.database_url).await?;
+    let Some(agency) = agencies::by_slug(&db, &agency).await? else {
+        anyhow::bail!("no agency with slug {agency:?} (see lantern agency list)");
+    };
+    let (token, secret) = crate::platform::api_tokens::create(
+        &db,
+        agency.id,
+        &name,
+        role,
+        &Actor::System("cli"),
+        None,
+        Clock::system().unix(),
+    )
+    .await?;
+    // The secret alone on stdout, so a script can capture it; the rest on stderr.
+    eprintln!(
+        "created token {} ({}, {}) for {}; the secret is shown once:",
+        token.id,
+        token.name,
+        role.label(),
+        agency.name
+    );
+    println!("{secret}");
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn stops(command: StopsCommand) -> anyhow::Result<ExitCode> {

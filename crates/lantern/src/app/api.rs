@@ -4,6 +4,7 @@
 //! handlers, so it cannot drift from them. Errors are `application/problem+json`.
 
 use axum::extract::State;
+use axum::http::Method;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
@@ -11,6 +12,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::platform::error::{AppResult, FieldError};
+use crate::platform::policy;
 use crate::platform::roster::{self, DistrictPopulation, OfficerRow};
 use crate::state::AppState;
 use crate::web::ctx::Ctx;
@@ -66,12 +68,63 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The whole API's document: the platform's paths and each slice's.
+/// The whole API's document: the platform's paths and each slice's, with the answers every
+/// operation can give added from the authorization rules themselves.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::transparency::api::StopsApi::openapi());
     doc.merge(crate::surveys::invitations::ContactsApi::openapi());
+    add_standard_responses(&mut doc);
     doc
+}
+
+/// Every operation behind a token can answer 401 (no valid token) and 403 (the token's role
+/// may not); every operation with parameters can answer 400 (a parameter that does not
+/// parse). These come from [`policy::RULES`] and the operation's own parameters, so the
+/// document cannot forget them where a handler's annotation does.
+fn add_standard_responses(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let problem = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let operations = [
+            (Method::GET, item.get.as_mut()),
+            (Method::POST, item.post.as_mut()),
+            (Method::PUT, item.put.as_mut()),
+            (Method::DELETE, item.delete.as_mut()),
+            (Method::PATCH, item.patch.as_mut()),
+        ];
+        for (method, op) in operations {
+            let Some(op) = op else { continue };
+            let rule = policy::rule_for(&method, path)
+                .unwrap_or_else(|| panic!("{method} {path} is documented but has no rule"));
+            let responses = &mut op.responses.responses;
+            if matches!(rule.access, policy::Access::Api(_)) {
+                responses
+                    .entry("401".into())
+                    .or_insert_with(|| problem("No valid token"));
+                responses
+                    .entry("403".into())
+                    .or_insert_with(|| problem("The token's role does not allow this"));
+            }
+            if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+                responses
+                    .entry("400".into())
+                    .or_insert_with(|| problem("A parameter does not parse; `errors` names it"));
+            }
+        }
+    }
 }
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
@@ -99,7 +152,6 @@ pub struct AgencyInfo {
     tag = "agency",
     responses(
         (status = 200, description = "The agency", body = AgencyInfo),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn agency(State(state): State<AppState>, ctx: Ctx) -> AppResult<Json<AgencyInfo>> {
@@ -124,8 +176,6 @@ async fn agency(State(state): State<AppState>, ctx: Ctx) -> AppResult<Json<Agenc
     tag = "agency",
     responses(
         (status = 200, description = "Officers, by last name", body = Vec<OfficerRow>),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token's role may not read the roster", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn officers(State(state): State<AppState>, ctx: Ctx) -> AppResult<Json<Vec<OfficerRow>>> {

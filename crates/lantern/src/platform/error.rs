@@ -5,7 +5,7 @@
 //! page or, under `/api`, an `application/problem+json` document. Internal errors are logged
 //! with a reference number and shown only as that number.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -13,6 +13,10 @@ use serde::Serialize;
 pub enum AppError {
     #[error("not found")]
     NotFound,
+    /// What the request names does not exist (a record, a year with no data); the message
+    /// says what, as the client named it.
+    #[error("{0}")]
+    NoSuch(String),
     /// No (valid) credentials: sign in, or send an API token.
     #[error("sign-in required")]
     Unauthenticated,
@@ -24,6 +28,12 @@ pub enum AppError {
     Refused(String),
     #[error("{0}")]
     BadRequest(String),
+    /// Path or query parameters that do not parse, each named as the client sent it.
+    #[error("invalid parameters")]
+    InvalidParams(Vec<FieldError>),
+    /// The path exists but not with this method; carries the methods it takes (`Allow`).
+    #[error("method not allowed")]
+    MethodNotAllowed(String),
     /// Input that failed validation, field by field.
     #[error("invalid input")]
     Invalid(Vec<FieldError>),
@@ -79,10 +89,11 @@ pub struct ErrorInfo {
 impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
-            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::NotFound | AppError::NoSuch(_) => StatusCode::NOT_FOUND,
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
             AppError::Forbidden | AppError::Refused(_) => StatusCode::FORBIDDEN,
-            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::BadRequest(_) | AppError::InvalidParams(_) => StatusCode::BAD_REQUEST,
+            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -103,8 +114,15 @@ impl IntoResponse for AppError {
             AppError::NotFound => "The page or record you asked for does not exist.".to_string(),
             AppError::Unauthenticated => "Sign in, or send a valid API token.".to_string(),
             AppError::Forbidden => "Your role does not allow this.".to_string(),
-            AppError::BadRequest(m) | AppError::Conflict(m) | AppError::Refused(m) => m.clone(),
+            AppError::BadRequest(m)
+            | AppError::Conflict(m)
+            | AppError::Refused(m)
+            | AppError::NoSuch(m) => m.clone(),
             AppError::Invalid(_) => "Some fields are not valid.".to_string(),
+            AppError::InvalidParams(_) => "Some parameters are not valid.".to_string(),
+            AppError::MethodNotAllowed(allow) => {
+                format!("This address does not take that method; it takes {allow}.")
+            }
             AppError::RateLimited => "Too many requests. Wait a minute and try again.".to_string(),
             AppError::Internal(e) => {
                 let id = crate::platform::secrets::random_token(6);
@@ -118,15 +136,27 @@ impl IntoResponse for AppError {
             AppError::Unauthenticated => Some("error.unauthorized_detail"),
             AppError::Forbidden => Some("error.forbidden_detail"),
             AppError::Invalid(_) => Some("error.invalid_detail"),
+            AppError::InvalidParams(_) => Some("error.bad_params_detail"),
+            AppError::MethodNotAllowed(_) => Some("error.method_not_allowed_detail"),
             AppError::RateLimited => Some("error.rate_limited_detail"),
             AppError::Internal(_) => Some("error.internal_detail"),
-            AppError::Refused(_) | AppError::BadRequest(_) | AppError::Conflict(_) => None,
+            AppError::Refused(_)
+            | AppError::BadRequest(_)
+            | AppError::Conflict(_)
+            | AppError::NoSuch(_) => None,
+        };
+        let allow = match &self {
+            AppError::MethodNotAllowed(allow) => HeaderValue::from_str(allow).ok(),
+            _ => None,
         };
         let errors = match self {
-            AppError::Invalid(errors) => errors,
+            AppError::Invalid(errors) | AppError::InvalidParams(errors) => errors,
             _ => Vec::new(),
         };
         let mut response = status.into_response();
+        if let Some(allow) = allow {
+            response.headers_mut().insert(header::ALLOW, allow);
+        }
         response.extensions_mut().insert(ErrorInfo {
             status,
             detail,

@@ -325,6 +325,19 @@ pub fn rule_for(method: &Method, path: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.method == method && r.path == path)
 }
 
+/// The methods a route pattern takes, for `Allow`; GET brings HEAD.
+pub fn allowed_methods(path: &str) -> Vec<&'static str> {
+    let mut methods: Vec<&'static str> = RULES
+        .iter()
+        .filter(|r| r.path == path)
+        .map(|r| r.method)
+        .collect();
+    if methods.contains(&"GET") {
+        methods.push("HEAD");
+    }
+    methods
+}
+
 /// Marks a response as a refusal by the policy (tests read it; clients never see it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Denied;
@@ -371,6 +384,12 @@ pub async fn enforce(
         return next.run(req).await;
     };
     let Some(rule) = rule_for(req.method(), matched.as_str()) else {
+        // The path is known, but not with this method (DELETE on a page, say): a client's
+        // mistake, answered 405 with what the path takes.
+        let allow = allowed_methods(matched.as_str());
+        if !allow.is_empty() {
+            return AppError::MethodNotAllowed(allow.join(", ")).into_response();
+        }
         tracing::error!(method = %req.method(), path = matched.as_str(), "route has no authorization rule");
         return denied(AppError::Forbidden);
     };
@@ -542,5 +561,8 @@ mod tests {
     fn head_follows_get() {
         assert!(rule_for(&Method::HEAD, "/healthz").is_some());
         assert!(rule_for(&Method::DELETE, "/healthz").is_none());
+        assert_eq!(allowed_methods("/healthz"), ["GET", "HEAD"]);
+        assert_eq!(allowed_methods("/{agency}/signin"), ["GET", "POST", "HEAD"]);
+        assert!(allowed_methods("/nowhere").is_empty());
     }
 }

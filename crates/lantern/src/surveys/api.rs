@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use bytes::Bytes;
 use serde::Serialize;
@@ -18,6 +18,7 @@ use crate::platform::audit::{self, Event};
 use crate::platform::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::web::ctx::Ctx;
+use crate::web::extract::Path;
 use crate::web::i18n::Lang;
 
 /// A survey as the API lists it.
@@ -227,7 +228,10 @@ pub struct ResponseRecord {
 /// A survey's responses as a JSON array, streamed (the same data as the CSV export).
 #[utoipa::path(get, path = "/api/v1/surveys/{id}/responses", tag = "surveys",
     params(("id" = i64, Path, description = "Survey id")),
-    responses((status = 200, description = "Every response (flagged ones marked, rejected ones left out)", body = Vec<ResponseRecord>)))]
+    responses(
+        (status = 200, description = "Every response (flagged ones marked, rejected ones left out)", body = Vec<ResponseRecord>,
+            headers(("Content-Disposition" = String, description = "The file name to save it as"))),
+        (status = 404, description = "No such survey, or a staff survey not published", body = crate::web::errors::Problem, content_type = "application/problem+json")))]
 pub async fn responses(
     State(state): State<AppState>,
     ctx: Ctx,

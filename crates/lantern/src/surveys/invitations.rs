@@ -638,37 +638,60 @@ async fn save_settings(
 pub struct ContactsApi;
 
 /// A contact event from CAD or RMS. Unknown fields are refused, so a misspelt field is
-/// caught instead of dropped.
+/// caught instead of dropped. This type documents what `contacts::parse_json` reads; text
+/// fields also take numbers, as exports often write incident numbers and badges as numbers.
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ContactIn {
     /// The incident's number in CAD/RMS. With the person, it makes the event unique: sending
     /// it again adds nothing.
     #[schema(example = "P26-004512")]
-    incident_number: String,
+    incident_number: TextOrNumber,
     /// When the contact happened: RFC 3339 (`2026-05-31T14:05:00-05:00`), or `2026-05-31 14:05`
-    /// on the agency's clock.
-    #[schema(example = "2026-05-31 14:05")]
+    /// on the agency's clock; not more than a day ahead.
+    #[schema(
+        example = "2026-05-31 14:05",
+        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
+    )]
     occurred_at: String,
     /// The call type. Types the agency excludes (domestic violence and sexual assault by
     /// default) are stored without contact details and never invited.
     #[schema(example = "Traffic stop")]
-    call_type: String,
+    call_type: TextOrNumber,
     /// The district code.
     #[schema(example = "D3")]
-    district: Option<String>,
+    district: Option<TextOrNumber>,
     /// The officer's badge number.
     #[schema(example = "1187")]
-    officer: Option<String>,
+    officer: Option<TextOrNumber>,
     /// A phone number (10 digits for North America, else with its +country code). Used for a
     /// text message when there is no e-mail address.
     #[schema(example = "515-555-0123")]
-    phone: Option<String>,
+    phone: Option<TextOrNumber>,
     /// An e-mail address; preferred over the phone when both are given.
     email: Option<String>,
-    /// `en` or `es` (default `en`): the language of the messages and of the survey.
+    /// The language of the messages and of the survey (default `en`).
     #[schema(example = "es")]
-    language: Option<String>,
+    language: Option<LanguageCode>,
+}
+
+/// A language Lantern writes in.
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum LanguageCode {
+    En,
+    Es,
+}
+
+/// A text field that also takes a JSON number (written out as the number's digits).
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum TextOrNumber {
+    Text(String),
+    Number(f64),
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -676,8 +699,7 @@ pub struct ContactIn {
 pub struct ImportParams {
     /// The post-contact survey to invite to. May be left out when the agency has exactly one
     /// open post-contact survey.
-    #[serde(default)]
-    pub survey: Option<String>,
+    pub survey: Option<i64>,
 }
 
 /// Sends contact events; each new one gets a single-use invitation unless excluded.
@@ -695,33 +717,25 @@ pub struct ImportParams {
         (status = 200, description = "Stored; what happened to the events", body = ImportSummary),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token's role may not import contacts", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid events (nothing stored), or no open post-contact survey to invite to", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No post-contact survey with that id", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The survey is not open, or the agency has no open post-contact survey", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid events (nothing stored), or several open post-contact surveys and none named", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn api_import(
     State(state): State<AppState>,
     ctx: Ctx,
-    Query(params): Query<ImportParams>,
+    crate::web::extract::Query(params): crate::web::extract::Query<ImportParams>,
     body: Bytes,
 ) -> AppResult<Json<ImportSummary>> {
     let agency = ctx.agency()?;
-    let survey = match params
-        .survey
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        Some(raw) => {
-            let id: i64 = raw
-                .parse()
-                .map_err(|_| AppError::invalid("survey", "must be a survey id (a number)"))?;
+    let survey = match params.survey {
+        Some(id) => {
             let survey = store::get(&state.db, agency.id, id)
                 .await?
                 .filter(|s| s.kind() == Kind::PostContact)
-                .ok_or_else(|| {
-                    AppError::invalid("survey", format!("no post-contact survey {id}"))
-                })?;
-            check_open(&survey).map_err(|e| AppError::invalid("survey", e))?;
+                .ok_or_else(|| AppError::NoSuch(format!("No post-contact survey {id}.")))?;
+            check_open(&survey).map_err(AppError::Conflict)?;
             survey
         }
         None => {
@@ -733,9 +747,8 @@ async fn api_import(
             match <[Survey; 1]>::try_from(open) {
                 Ok([s]) => s,
                 Err(v) if v.is_empty() => {
-                    return Err(AppError::invalid(
-                        "survey",
-                        "the agency has no open post-contact survey",
+                    return Err(AppError::Conflict(
+                        "The agency has no open post-contact survey to invite to.".into(),
                     ));
                 }
                 Err(_) => {

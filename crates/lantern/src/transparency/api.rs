@@ -2,7 +2,7 @@
 //! the background while the client polls the job.
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,6 +22,7 @@ use crate::transparency::routes::{
 use crate::transparency::store::{self, Scope};
 use crate::web::ctx::Ctx;
 use crate::web::errors::Problem;
+use crate::web::extract::{Path, Query};
 
 /// Largest CSV body the import endpoint takes (larger files: the command line).
 pub const MAX_IMPORT_BYTES: usize = 256 * 1024 * 1024;
@@ -40,7 +41,7 @@ pub fn router() -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     paths(analysis, darkness, create_import, import_status),
-    components(schemas(AnalysisResult, Vod, ImportJob, ImportReport)),
+    components(schemas(AnalysisResult, Vod, ImportJob, ImportReport, Scope)),
     tags((name = "stops", description = "Stop records: imports and disparity analyses"))
 )]
 pub struct StopsApi;
@@ -49,26 +50,57 @@ pub struct StopsApi;
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ScopeParams {
-    /// A calendar year, e.g. 2017; all years when absent.
-    #[serde(default)]
-    pub year: String,
-    /// A district code; all districts when absent.
-    #[serde(default)]
-    pub district: String,
-    /// vehicular or pedestrian; both when absent.
-    #[serde(default)]
-    pub stop_type: String,
+    /// A calendar year, e.g. 2017; all years when absent. A year with no stops is refused (422).
+    pub year: Option<i32>,
+    /// A district code as the agency's files give it; all districts when absent. A district
+    /// with no stops is refused (422).
+    pub district: Option<String>,
+    /// Both kinds of stop when absent.
+    #[param(inline)]
+    pub stop_type: Option<StopType>,
+}
+
+/// A kind of stop.
+#[derive(Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StopType {
+    Vehicular,
+    Pedestrian,
 }
 
 impl From<ScopeParams> for Scope {
     fn from(p: ScopeParams) -> Scope {
         Scope {
-            year: p.year,
-            district: p.district,
-            stop_type: p.stop_type,
+            year: p.year.map(|y| y.to_string()).unwrap_or_default(),
+            district: p.district.unwrap_or_default(),
+            stop_type: match p.stop_type {
+                Some(StopType::Vehicular) => "vehicular".into(),
+                Some(StopType::Pedestrian) => "pedestrian".into(),
+                None => String::new(),
+            },
         }
     }
 }
+
+/// A CSV file with a header row; an empty body is refused.
+pub struct CsvFile;
+
+impl utoipa::PartialSchema for CsvFile {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Binary,
+            )))
+            .min_length(Some(1))
+            .description(Some(
+                "Stops in the SOPP standardised schema, with a header row",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for CsvFile {}
 
 /// The benchmark test and the search, hit, arrest and citation rates by race.
 #[utoipa::path(
@@ -78,8 +110,7 @@ impl From<ScopeParams> for Scope {
     params(ScopeParams),
     responses(
         (status = 200, description = "The analysis; rows below the small-cell threshold are withheld", body = AnalysisResult),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A filter names no data", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "A year or district with no stops", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn analysis(
@@ -120,7 +151,7 @@ async fn record_export(state: &AppState, ctx: &Ctx, what: &str, scope: &Scope) -
     params(ScopeParams),
     responses(
         (status = 200, description = "The fitted models", body = Vod),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "A year or district with no stops", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn darkness(
@@ -190,11 +221,13 @@ fn job(i: crate::transparency::model::StopImport) -> ImportJob {
     path = "/api/v1/stops/imports",
     tag = "stops",
     params(ImportParams),
-    request_body(content = String, content_type = "text/csv", description = "Stops in the SOPP standardised schema, with a header row"),
+    request_body(content = CsvFile, content_type = "text/csv"),
     responses(
-        (status = 202, description = "Accepted; the import runs in the background", body = ImportJob),
-        (status = 400, description = "Empty body", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token's role may not import", body = Problem, content_type = "application/problem+json"),
+        (status = 202, description = "Accepted; the import runs in the background", body = ImportJob,
+            headers(("Location" = String, description = "Where to poll the job"))),
+        (status = 400, description = "A parameter that does not parse", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Larger than the API takes (use the command line)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An empty file, or one whose header does not have the columns of the SOPP schema", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not text/csv", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -218,16 +251,26 @@ async fn create_import(
             .into_response());
     }
     if body.is_empty() {
-        return Err(AppError::BadRequest(
-            "The body is empty: send a CSV file.".into(),
+        return Err(AppError::invalid(
+            "body",
+            "The file is empty: send a CSV file with a header row.",
         ));
     }
+    // The header is checked before the file is accepted, so a file that is not stops in the
+    // expected schema is refused now, naming what is missing, not in the report later.
+    let mapping = Mapping::sopp();
+    let header = csv::Reader::from_reader(&body[..])
+        .headers()
+        .cloned()
+        .map_err(|e| AppError::invalid("body", format!("The file is not CSV: {e}")))?;
+    mapping
+        .bind(&header)
+        .map_err(|e| AppError::invalid("body", e))?;
     let file_name = params
         .file_name
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| "upload.csv".into());
     let now = state.clock.unix();
-    let mapping = Mapping::sopp();
     let id = store::create_import(
         &state.db,
         agency.id,
@@ -287,7 +330,7 @@ async fn create_import(
     get,
     path = "/api/v1/stops/imports/{id}",
     tag = "stops",
-    params(("id" = i64, Path, description = "The import's number")),
+    params(("id" = i64, Path, description = "The import's number", minimum = 1)),
     responses(
         (status = 200, description = "The job", body = ImportJob),
         (status = 404, description = "No such import in this agency", body = Problem, content_type = "application/problem+json"),

@@ -40,17 +40,21 @@ pub fn router() -> Router<AppState> {
 /// Checks a scope from the query string against what the store holds.
 pub async fn checked_scope(state: &AppState, agency_id: i64, scope: Scope) -> AppResult<Scope> {
     let (years, districts) = store::dimensions(&state.db, agency_id).await?;
+    // A filter that names no data is a slice that does not exist: not found, saying which.
     if !scope.year.is_empty() && !years.contains(&scope.year) {
-        return Err(AppError::invalid("year", "No stops in that year."));
+        return Err(AppError::NoSuch(format!("No stops in {}.", scope.year)));
     }
     if !scope.district.is_empty() && !districts.contains(&scope.district) {
-        return Err(AppError::invalid("district", "No stops in that district."));
+        return Err(AppError::NoSuch(format!(
+            "No stops in district {}.",
+            scope.district
+        )));
     }
     if !scope.stop_type.is_empty() && !STOP_TYPES.contains(&scope.stop_type.as_str()) {
-        return Err(AppError::invalid(
-            "stop_type",
-            "Choose vehicular, pedestrian or both.",
-        ));
+        return Err(AppError::NoSuch(format!(
+            "No stops of type {}: the types are vehicular and pedestrian.",
+            scope.stop_type
+        )));
     }
     Ok(scope)
 }
@@ -58,7 +62,6 @@ pub async fn checked_scope(state: &AppState, agency_id: i64, scope: Scope) -> Ap
 /// Everything the analysis page and its API show for one scope.
 #[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct AnalysisResult {
-    #[schema(value_type = Object)]
     pub scope: Scope,
     pub small_cell_threshold: i64,
     pub stops: i64,

@@ -373,7 +373,9 @@ pub async fn stops(db: &Db, agency_id: i64) -> Result<Vec<StoredStop>, sqlx::Err
 }
 
 /// Which part of the stops an analysis looks at. Empty strings mean "all".
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize, utoipa::ToSchema,
+)]
 pub struct Scope {
     /// A calendar year, "2017", or empty for every year.
     #[serde(default)]

@@ -64,7 +64,9 @@ pub async fn render(req: Request, next: Next) -> Response {
     }
     let (parts, body) = response.into_parts();
     let info = match info {
-        Some(i) => i,
+        // A handler may set another status on an error (415 for a wrong media type, say):
+        // the document says what the client got.
+        Some(i) => ErrorInfo { status, ..i },
         None => {
             // A rejection from axum or a layer: its text describes the input, never internals.
             let text = if status.is_server_error() {
@@ -90,7 +92,7 @@ pub async fn render(req: Request, next: Next) -> Response {
         html(&info, meta)
     };
     *out.status_mut() = status;
-    for name in [header::WWW_AUTHENTICATE, header::RETRY_AFTER] {
+    for name in [header::WWW_AUTHENTICATE, header::RETRY_AFTER, header::ALLOW] {
         if let Some(v) = parts.headers.get(&name) {
             out.headers_mut().insert(name, v.clone());
         }

@@ -11,6 +11,7 @@ pub mod assets;
 pub mod charts;
 pub mod ctx;
 pub mod errors;
+pub mod extract;
 pub mod fmt;
 pub mod forms;
 pub mod i18n;

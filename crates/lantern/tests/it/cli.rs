@@ -180,9 +180,42 @@ fn agencies_and_users_from_the_command_line() {
     ]);
     assert_ne!(code, 0);
     assert!(err.contains("unknown role \"chief\""), "{err}");
+    // An API token for a script: the secret alone on stdout, recorded in the audit chain.
+    let (code, out, err) = lantern(&[
+        "token",
+        "create",
+        "--database-url",
+        &url,
+        "--agency",
+        "fairview",
+        "--name",
+        "nightly CAD export",
+        "--role",
+        "analyst",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.trim().starts_with("lnt_") && out.trim().lines().count() == 1,
+        "{out}"
+    );
+    assert!(err.contains("shown once"), "{err}");
+    let (code, _, err) = lantern(&[
+        "token",
+        "create",
+        "--database-url",
+        &url,
+        "--agency",
+        "nowhere",
+        "--name",
+        "x",
+        "--role",
+        "analyst",
+    ]);
+    assert_ne!(code, 0);
+    assert_one_clear_line(&err, "no agency with slug \"nowhere\"");
     let (code, out, _) = lantern(&["audit", "verify", "--database-url", &url]);
     assert_eq!(code, 0);
-    assert!(out.contains("fairview: intact, 2 rows"), "{out}");
+    assert!(out.contains("fairview: intact, 3 rows"), "{out}");
 }
 
 db_test!(

@@ -599,7 +599,7 @@ db_test!(the_api_takes_contact_events_and_names_bad_fields, |app| {
     assert_eq!(again.json()["already_present"], 2);
     assert_eq!(again.json()["added"], 0);
 
-    // A survey that is not post-contact is refused by name.
+    // A survey that is not post-contact is not found, by its number.
     let other = app
         .published_survey(&s.agency, Template::CommunityTrust)
         .await;
@@ -610,7 +610,20 @@ db_test!(the_api_takes_contact_events_and_names_bad_fields, |app| {
             Some((&ct, body.clone())),
         )
         .await;
-    r.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    r.assert_status(StatusCode::NOT_FOUND);
+    assert_eq!(
+        r.json()["detail"],
+        format!("No post-contact survey {}.", other.id)
+    );
+    // A survey id that is not a number is named as the parameter at fault.
+    let r = cad
+        .request(
+            axum::http::Method::POST,
+            "/api/v1/contacts?survey=first",
+            Some((&ct, body.clone())),
+        )
+        .await;
+    r.assert_status(StatusCode::BAD_REQUEST);
     assert_eq!(r.json()["errors"][0]["field"], "survey");
 
     // Staff tokens may not send contacts.

@@ -219,7 +219,8 @@ db_test!(the_analyses_recover_the_demo_effects, |app| {
     let bad = analyst
         .get("/riverton/staff/stops/analysis?year=1999")
         .await;
-    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.status, StatusCode::NOT_FOUND);
+    assert!(bad.body.contains("No stops in 1999."));
     let page = analyst.get("/riverton/staff/stops/darkness").await;
     page.assert_status(StatusCode::OK);
     assert!(
