@@ -40,6 +40,7 @@ pub async fn state(db: Db, config: Config, clock: Clock) -> anyhow::Result<AppSt
     let mut measures = crate::publish::Registry::default();
     measures.add(crate::transparency::measures::StopsTopic);
     slices.insert(measures);
+    slices.insert(crate::portal::cache::PortalCache::default());
     AppState::with_slices(db, config, clock, slices).await
 }
 
@@ -83,7 +84,13 @@ pub fn router(state: AppState) -> Router {
         .merge(plain_routes)
         .fallback(|| async { AppError::NotFound })
         .layer(tower_http::csrf::CsrfLayer::new())
-        .layer(from_fn(errors::render));
+        .layer(from_fn(errors::render))
+        // Outside the session, CSRF and policy layers: a page the portal has kept, or a
+        // conditional GET it can answer 304, costs no database read.
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::portal::cache::serve,
+        ));
     let routes = with_security_headers(routes, state.config.is_https())
         .layer(TraceLayer::new_for_http())
         .with_state(state.clone());

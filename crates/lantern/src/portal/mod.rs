@@ -24,6 +24,7 @@ use crate::web::fmt;
 use crate::web::i18n::Lang;
 use crate::web::page;
 
+pub mod cache;
 pub mod catalogue;
 pub mod staff;
 

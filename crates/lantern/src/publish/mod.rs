@@ -161,6 +161,13 @@ pub trait Topic: Send + Sync {
         agency: &Agency,
         lang: Lang,
     ) -> Result<Choices, AppError>;
+    /// What the topic's numbers depend on, as a short text that changes when they do (the
+    /// newest import, say): the portal's cache and ETags are keyed by it. A topic whose data
+    /// changes without such a marker may leave the default, and its pages are then refreshed
+    /// only by a publication or the cache's page lifetime.
+    async fn version(&self, _state: &AppState, _agency: &Agency) -> Result<String, AppError> {
+        Ok(String::new())
+    }
     /// The measures in `wanted` for a selection the caller has checked against
     /// [`Topic::choices`]. The headlines are computed over the years in `years`.
     async fn compute(

@@ -95,6 +95,13 @@ impl Topic for StopsTopic {
             .collect()
     }
 
+    async fn version(&self, state: &AppState, agency: &Agency) -> Result<String, AppError> {
+        Ok(format!(
+            "i{}",
+            store::newest_done_import(&state.db, agency.id).await?
+        ))
+    }
+
     async fn choices(
         &self,
         state: &AppState,

@@ -707,6 +707,19 @@ pub async fn month_cells_in(
 }
 
 /// Years and districts present in the analysis store (for the filter menus).
+/// The number of the agency's newest finished import (0 before any): what the analysis store
+/// last changed with.
+pub async fn newest_done_import(db: &Db, agency_id: i64) -> Result<i64, sqlx::Error> {
+    on_db!(db, |pool| {
+        sqlx::query_scalar(
+            "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM stop_imports WHERE agency_id = $1 AND status = 'done'",
+        )
+        .bind(agency_id)
+        .fetch_one(pool)
+        .await
+    })
+}
+
 /// The newest month with stops ("2026-10"), for "data through …".
 pub async fn newest_month(db: &Db, agency_id: i64) -> Result<Option<String>, sqlx::Error> {
     on_db!(db, |pool| {

@@ -405,3 +405,61 @@ db_test!(spanish_pages_write_numbers_the_spanish_way, |app| {
         assert!(!es.contains(english), "{english} left in the Spanish page");
     }
 });
+
+db_test!(
+    public_pages_are_kept_and_revalidated_without_the_database,
+    |app| {
+        let (sj, mut analyst) = san_jose_with_analyst(&app).await;
+        publish(&mut analyst, &["stops.search_rate"], &["2016", "2017"]).await;
+        let mut visitor = app.client();
+        let first = visitor.get("/sanjose/data/stops?year=2016").await;
+        first.assert_status(StatusCode::OK);
+        let etag = first.headers["etag"].to_str().unwrap().to_string();
+        assert!(
+            first.headers["cache-control"]
+                .to_str()
+                .unwrap()
+                .starts_with("public")
+        );
+        // Each address and language has its own tag.
+        let other = visitor.get("/sanjose/data/stops?year=2017").await;
+        assert_ne!(other.headers["etag"], first.headers["etag"]);
+        let spanish = visitor.get("/sanjose/es/data/stops?year=2016").await;
+        assert_ne!(spanish.headers["etag"], first.headers["etag"]);
+
+        // With the database emptied of publications behind the cache's back, a conditional GET
+        // within the version's lifetime is still answered from memory: it read nothing.
+        app.exec(&format!(
+            "DELETE FROM publications WHERE agency_id = {}",
+            sj.id
+        ))
+        .await;
+        let mut c = app.client();
+        c.headers.push(("if-none-match".into(), etag.clone()));
+        let r = c.get("/sanjose/data/stops?year=2016").await;
+        r.assert_status(StatusCode::NOT_MODIFIED);
+        assert!(r.body.is_empty());
+        let again = app.client().get("/sanjose/data/stops?year=2016").await;
+        again.assert_status(StatusCode::OK);
+        assert_eq!(again.body, first.body);
+        assert!(
+            !again.headers.contains_key("set-cookie"),
+            "a kept page carries no cookie"
+        );
+
+        // Publishing forgets what was kept: the tag changes and the new choice shows.
+        publish(&mut analyst, &["stops.hit_rate"], &["2016"]).await;
+        let mut c = app.client();
+        c.headers.push(("if-none-match".into(), etag.clone()));
+        let r = c.get("/sanjose/data/stops?year=2016").await;
+        r.assert_status(StatusCode::OK);
+        assert_ne!(r.headers["etag"].to_str().unwrap(), etag);
+        assert!(r.body.contains("id=\"stops-hit_rate\""));
+        assert!(!r.body.contains("id=\"stops-search_rate\""));
+
+        // A signed-in analyst's page is never taken from the cache (it carries the staff menu).
+        let mine = analyst.get("/sanjose/data/stops?year=2016").await;
+        assert!(!mine.headers.contains_key("etag"));
+        assert!(mine.body.contains("Staff home"));
+    }
+);
