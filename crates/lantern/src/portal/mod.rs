@@ -146,16 +146,10 @@ fn people_table(lang: Lang, t: &PublicTable) -> (Vec<(String, bool)>, Vec<Vec<St
     let mut i = 0;
     while i < t.columns.len() {
         let c = &t.columns[i];
-        let numeric = c.kind != Kind::Text;
-        if c.with_interval && i + 2 < t.columns.len() {
-            head.push((c.label.clone(), numeric));
-            plan.push((i, true));
-            i += 3;
-        } else {
-            head.push((c.label.clone(), numeric));
-            plan.push((i, false));
-            i += 1;
-        }
+        let merged = c.with_interval && i + 2 < t.columns.len();
+        head.push((c.label.clone(), c.kind != Kind::Text));
+        plan.push((i, merged));
+        i += if merged { 3 } else { 1 };
     }
     let rows = t
         .rows
