@@ -1,0 +1,1460 @@
+//! The threshold test for discrimination in search decisions (Simoiu,
+//! Corbett-Davies & Goel 2017, "The problem of infra-marginality in outcome
+//! tests for discrimination"; Pierson et al. 2020, "A large-scale analysis
+//! of racial disparities in police stops across the United States").
+//!
+//! The hit-rate (outcome) test compares how often searches of each group
+//! find contraband; it misleads when the groups' risk distributions differ
+//! (infra-marginality). The threshold test instead infers the *threshold*
+//! of suspicion above which officers search, per group and location, from
+//! the search and hit rates together.
+//!
+//! # Model
+//!
+//! This is the Stanford Open Policing Project's hierarchical model (their
+//! `model_flat.stan`, the one behind the 2020 paper and its Figure 4b), in
+//! the same parameterisation and with the same priors. For each row i
+//! (a location d and a race r, with n stops, s searches and h hits):
+//!
+//! - risk of carrying contraband among stopped drivers:
+//!   X ~ Beta(λφ, λ(1 − φ)), with mean φ = logit⁻¹(φ_r + φ_d) and
+//!   precision λ = exp(λ_r + λ_d); φ_d = λ_d = 0 for one location (the one
+//!   with the most stops) so that race and location effects are identified;
+//! - threshold: t = logit⁻¹(t_r + σ_r z_i), z_i ~ N(0, 1) (non-centred,
+//!   so t is logit-normal around t_r with spread σ_r);
+//! - search rate S = P(X > t), hit rate H = E[X | X > t];
+//! - likelihood: s ~ Binomial(n, S), h ~ Binomial(s, H);
+//! - priors: σ_r ~ N⁺(0, 0.25), t_r ~ N(−2, 1), φ_r ~ N(−3.5, 0.25),
+//!   λ_r ~ N(2, 0.5), φ_d ~ N(0, 0.25), λ_d ~ N(0, 0.5).
+//!
+//! (The 2017 paper wrote the same model with a different prior set; the
+//! priors above are the ones that produced the published thresholds this
+//! crate is tested against.)
+//!
+//! S and H need the regularised incomplete beta function I_t(a, b) and its
+//! derivatives in a and b, which have no closed form. With
+//! E = tᵃ(1 − t)ᵇ / B(a, b) the recurrence I_t(a + 1, b) = I_t(a, b) − E/a
+//! gives H = φ + E/(λS), so one incomplete beta per row suffices. It is
+//! evaluated by its continued fraction (on whichever side of the mean
+//! converges fast, so the smaller tail is computed directly) in forward-mode
+//! dual numbers carrying derivatives with respect to the three linear
+//! predictors of the row, logit t, logit φ and log λ; the chain rule to the
+//! parameters is then a sum over rows. The gradient is checked against
+//! finite differences in the tests.
+//!
+//! # Sampling and reporting
+//!
+//! The posterior is sampled by NUTS (the `nuts-rs` crate, the sampler of
+//! nutpie) in several chains run in parallel. Every result carries
+//! rank-normalised split R-hat and bulk ESS ([`crate::diagnostics`]) of each
+//! reported threshold, race average and difference and of every model
+//! parameter, and the number of divergent transitions; a result whose
+//! diagnostics fail does not hand out its estimates
+//! ([`ThresholdResult::estimates`]).
+//!
+//! Race averages weight each location by its stops of all races, as SOPP
+//! does; differences are taken draw by draw against a reference race.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+use crate::diagnostics;
+use crate::special::ln_gamma;
+
+// ---------------------------------------------------------------------------
+// Priors (SOPP's model_flat.stan)
+
+/// Half-normal scale of the threshold spread σ_r.
+const SIGMA_T_SCALE: f64 = 0.25;
+/// Mean and sd of the race threshold t_r (logit scale).
+const T_R_MEAN: f64 = -2.0;
+const T_R_SD: f64 = 1.0;
+/// Mean and sd of the race risk mean φ_r (logit scale).
+const PHI_R_MEAN: f64 = -3.5;
+const PHI_R_SD: f64 = 0.25;
+/// Mean and sd of the race risk precision λ_r (log scale).
+const LAMBDA_R_MEAN: f64 = 2.0;
+const LAMBDA_R_SD: f64 = 0.5;
+/// Sd of the location effects φ_d and λ_d.
+const PHI_D_SD: f64 = 0.25;
+const LAMBDA_D_SD: f64 = 0.5;
+
+// ---------------------------------------------------------------------------
+// Forward-mode dual numbers with three partial derivatives.
+
+#[derive(Clone, Copy, Debug)]
+struct Dual {
+    v: f64,
+    d: [f64; 3],
+}
+
+impl Dual {
+    const fn cst(v: f64) -> Dual {
+        Dual { v, d: [0.0; 3] }
+    }
+
+    fn map(self, v: f64, dv: f64) -> Dual {
+        Dual {
+            v,
+            d: [self.d[0] * dv, self.d[1] * dv, self.d[2] * dv],
+        }
+    }
+
+    fn exp(self) -> Dual {
+        let e = self.v.exp();
+        self.map(e, e)
+    }
+
+    fn ln(self) -> Dual {
+        self.map(self.v.ln(), 1.0 / self.v)
+    }
+
+    fn recip(self) -> Dual {
+        let r = 1.0 / self.v;
+        self.map(r, -r * r)
+    }
+
+    fn ln_gamma(self) -> Dual {
+        self.map(ln_gamma(self.v), digamma(self.v))
+    }
+
+    /// Keeps a Lentz denominator away from zero (value only: where it bites
+    /// the derivative is of no consequence).
+    fn guard(self) -> Dual {
+        const TINY: f64 = 1e-300;
+        if self.v.abs() < TINY {
+            Dual::cst(TINY)
+        } else {
+            self
+        }
+    }
+}
+
+impl Add for Dual {
+    type Output = Dual;
+    fn add(self, o: Dual) -> Dual {
+        Dual {
+            v: self.v + o.v,
+            d: [self.d[0] + o.d[0], self.d[1] + o.d[1], self.d[2] + o.d[2]],
+        }
+    }
+}
+
+impl Sub for Dual {
+    type Output = Dual;
+    fn sub(self, o: Dual) -> Dual {
+        Dual {
+            v: self.v - o.v,
+            d: [self.d[0] - o.d[0], self.d[1] - o.d[1], self.d[2] - o.d[2]],
+        }
+    }
+}
+
+impl Mul for Dual {
+    type Output = Dual;
+    fn mul(self, o: Dual) -> Dual {
+        Dual {
+            v: self.v * o.v,
+            d: [
+                self.d[0] * o.v + self.v * o.d[0],
+                self.d[1] * o.v + self.v * o.d[1],
+                self.d[2] * o.v + self.v * o.d[2],
+            ],
+        }
+    }
+}
+
+impl Div for Dual {
+    type Output = Dual;
+    fn div(self, o: Dual) -> Dual {
+        let q = self.v / o.v;
+        let r = 1.0 / o.v;
+        Dual {
+            v: q,
+            d: [
+                (self.d[0] - q * o.d[0]) * r,
+                (self.d[1] - q * o.d[1]) * r,
+                (self.d[2] - q * o.d[2]) * r,
+            ],
+        }
+    }
+}
+
+impl Neg for Dual {
+    type Output = Dual;
+    fn neg(self) -> Dual {
+        Dual {
+            v: -self.v,
+            d: [-self.d[0], -self.d[1], -self.d[2]],
+        }
+    }
+}
+
+impl Add<f64> for Dual {
+    type Output = Dual;
+    fn add(self, c: f64) -> Dual {
+        Dual {
+            v: self.v + c,
+            d: self.d,
+        }
+    }
+}
+
+impl Sub<f64> for Dual {
+    type Output = Dual;
+    fn sub(self, c: f64) -> Dual {
+        Dual {
+            v: self.v - c,
+            d: self.d,
+        }
+    }
+}
+
+impl Mul<f64> for Dual {
+    type Output = Dual;
+    fn mul(self, c: f64) -> Dual {
+        self.map(self.v * c, c)
+    }
+}
+
+impl Add<Dual> for f64 {
+    type Output = Dual;
+    fn add(self, x: Dual) -> Dual {
+        x + self
+    }
+}
+
+impl Sub<Dual> for f64 {
+    type Output = Dual;
+    fn sub(self, x: Dual) -> Dual {
+        -x + self
+    }
+}
+
+impl Mul<Dual> for f64 {
+    type Output = Dual;
+    fn mul(self, x: Dual) -> Dual {
+        x * self
+    }
+}
+
+/// Digamma ψ(x) for x > 0: the recurrence ψ(x) = ψ(x + 1) − 1/x up to
+/// x ≥ 6, then the asymptotic series (error below 1e-15 there).
+fn digamma(mut x: f64) -> f64 {
+    let mut acc = 0.0;
+    while x < 6.0 {
+        acc -= 1.0 / x;
+        x += 1.0;
+    }
+    let inv = 1.0 / x;
+    let inv2 = inv * inv;
+    // Σ B_2k / (2k x^2k) for k = 1..6.
+    let series = inv2
+        * (1.0 / 12.0
+            - inv2
+                * (1.0 / 120.0
+                    - inv2
+                        * (1.0 / 252.0
+                            - inv2
+                                * (1.0 / 240.0 - inv2 * (1.0 / 132.0 - inv2 * 691.0 / 32760.0)))));
+    acc + x.ln() - 0.5 * inv - series
+}
+
+/// ln(1 + e^x) without overflow or loss of precision.
+fn softplus(x: f64) -> f64 {
+    if x > 35.0 {
+        x
+    } else if x < -35.0 {
+        x.exp()
+    } else {
+        x.exp().ln_1p()
+    }
+}
+
+fn inv_logit(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// The continued fraction of the incomplete beta function (modified Lentz),
+/// such that I_x(a, b) = xᵃ(1 − x)ᵇ / (a B(a, b)) · cf. Converges fast for
+/// x < (a + 1)/(a + b + 2). Iterates until both the value and its
+/// derivatives have settled; `None` if they do not.
+fn beta_cf(a: Dual, b: Dual, x: Dual) -> Option<Dual> {
+    const EPS: f64 = 1e-15;
+    const EPS_GRAD: f64 = 1e-13;
+    const MAX_ITER: usize = 2000;
+    let qab = a + b;
+    let qap = a + 1.0;
+    let qam = a - 1.0;
+    let mut c = Dual::cst(1.0);
+    let mut d = (1.0 - qab * x / qap).guard().recip();
+    let mut h = d;
+    for m in 1..=MAX_ITER {
+        let m = m as f64;
+        let m2 = 2.0 * m;
+        let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
+        d = (1.0 + aa * d).guard().recip();
+        c = (1.0 + aa / c).guard();
+        h = h * d * c;
+        let aa = -((a + m) * (qab + m) * x) / ((a + m2) * (qap + m2));
+        d = (1.0 + aa * d).guard().recip();
+        c = (1.0 + aa / c).guard();
+        let del = d * c;
+        h = h * del;
+        if (del.v - 1.0).abs() < EPS && del.d.iter().all(|g| g.abs() < EPS_GRAD) {
+            return Some(h);
+        }
+    }
+    None
+}
+
+/// Search rate, its complement and hit rate of one row as dual numbers in
+/// (logit t, logit φ, log λ).
+struct RowRates {
+    search: Dual,
+    no_search: Dual,
+    hit: Dual,
+    miss: Dual,
+}
+
+fn row_rates(logit_t: f64, logit_phi: f64, log_lambda: f64) -> Option<RowRates> {
+    let t = inv_logit(logit_t);
+    let tc = inv_logit(-logit_t);
+    let phi = inv_logit(logit_phi);
+    let phic = inv_logit(-logit_phi);
+    let lam = log_lambda.exp();
+    let dt = t * tc;
+    let dphi = phi * phic;
+    let t_d = Dual {
+        v: t,
+        d: [dt, 0.0, 0.0],
+    };
+    let tc_d = Dual {
+        v: tc,
+        d: [-dt, 0.0, 0.0],
+    };
+    // d/du ln σ(u) = 1 − σ(u); d/du ln(1 − σ(u)) = −σ(u).
+    let ln_t = Dual {
+        v: -softplus(-logit_t),
+        d: [tc, 0.0, 0.0],
+    };
+    let ln_tc = Dual {
+        v: -softplus(logit_t),
+        d: [-t, 0.0, 0.0],
+    };
+    let phi_d = Dual {
+        v: phi,
+        d: [0.0, dphi, 0.0],
+    };
+    let phic_d = Dual {
+        v: phic,
+        d: [0.0, -dphi, 0.0],
+    };
+    let lam_d = Dual {
+        v: lam,
+        d: [0.0, 0.0, lam],
+    };
+    let a = lam_d * phi_d;
+    let b = lam_d * phic_d;
+    if !(a.v > 0.0 && b.v > 0.0 && a.v.is_finite() && b.v.is_finite()) {
+        return None;
+    }
+    let ln_beta = a.ln_gamma() + b.ln_gamma() - lam_d.ln_gamma();
+    let e = (a * ln_t + b * ln_tc - ln_beta).exp();
+    let (search, no_search) = if t < (a.v + 1.0) / (lam + 2.0) {
+        let cdf = e * beta_cf(a, b, t_d)? / a;
+        (1.0 - cdf, cdf)
+    } else {
+        let sf = e * beta_cf(b, a, tc_d)? / b;
+        (sf, 1.0 - sf)
+    };
+    let extra = e / (lam_d * search);
+    let hit = phi_d + extra;
+    let miss = phic_d - extra;
+    let ok = |x: &Dual| x.v > 0.0 && x.v <= 1.0 && x.d.iter().all(|g| g.is_finite());
+    if !(ok(&search) && ok(&no_search) && ok(&hit) && ok(&miss)) {
+        return None;
+    }
+    Some(RowRates {
+        search,
+        no_search,
+        hit,
+        miss,
+    })
+}
+
+/// Search rate P(X > t) and hit rate E[X | X > t] for risk
+/// X ~ Beta(λφ, λ(1 − φ)) and threshold t. `None` if the parameters are out
+/// of range or the rates underflow.
+///
+/// ```
+/// // Beta(1, 1) is uniform: above 0.5, search rate 0.5 and hit rate 0.75.
+/// let (s, h) = stats::threshold::search_and_hit_rate(0.5, 0.5, 2.0).unwrap();
+/// assert!((s - 0.5).abs() < 1e-12 && (h - 0.75).abs() < 1e-12);
+/// ```
+pub fn search_and_hit_rate(threshold: f64, phi: f64, lambda: f64) -> Option<(f64, f64)> {
+    if !(threshold > 0.0 && threshold < 1.0 && phi > 0.0 && phi < 1.0 && lambda > 0.0) {
+        return None;
+    }
+    let logit = |p: f64| (p / (1.0 - p)).ln();
+    let r = row_rates(logit(threshold), logit(phi), lambda.ln())?;
+    Some((r.search.v, r.hit.v))
+}
+
+// ---------------------------------------------------------------------------
+// Data and the model
+
+/// One cell of the input: stops, searches and hits of one race in one
+/// location.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CellCounts {
+    /// Location (county, district, ...).
+    pub location: String,
+    /// Race (or other group) of the stopped drivers.
+    pub race: String,
+    /// Stops.
+    pub stops: u64,
+    /// Searches among those stops.
+    pub searches: u64,
+    /// Searches that found contraband.
+    pub hits: u64,
+}
+
+/// What is wrong with the input of the threshold test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ThresholdError {
+    /// A cell has no stops, more searches than stops or more hits than
+    /// searches.
+    InvalidCounts {
+        /// Location of the cell.
+        location: String,
+        /// Race of the cell.
+        race: String,
+    },
+    /// The same location and race appear twice.
+    DuplicateCell {
+        /// Location of the cell.
+        location: String,
+        /// Race of the cell.
+        race: String,
+    },
+    /// Fewer than two races or five locations: the race and location
+    /// effects are not identified (SOPP's rule).
+    TooFewGroups {
+        /// Races in the input.
+        races: usize,
+        /// Locations in the input.
+        locations: usize,
+    },
+    /// The reference race is not among the races of the input.
+    UnknownReferenceRace(String),
+    /// No search at all: search and hit rates carry no information on
+    /// thresholds.
+    NoSearches,
+    /// Invalid sampler settings (zero chains or draws and the like).
+    Settings(String),
+    /// The sampler failed (a chain could not start or stopped on an
+    /// unrecoverable error).
+    Sampler(String),
+}
+
+impl fmt::Display for ThresholdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ThresholdError::InvalidCounts { location, race } => write!(
+                f,
+                "cell {location} / {race}: need stops > 0, searches ≤ stops and hits ≤ searches"
+            ),
+            ThresholdError::DuplicateCell { location, race } => {
+                write!(f, "cell {location} / {race} appears more than once")
+            }
+            ThresholdError::TooFewGroups { races, locations } => write!(
+                f,
+                "the threshold test needs at least 2 races and 5 locations, got {races} and {locations}"
+            ),
+            ThresholdError::UnknownReferenceRace(r) => {
+                write!(f, "reference race {r:?} is not in the data")
+            }
+            ThresholdError::NoSearches => write!(f, "no searches in the data"),
+            ThresholdError::Settings(m) => write!(f, "invalid sampler settings: {m}"),
+            ThresholdError::Sampler(m) => write!(f, "sampler failed: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for ThresholdError {}
+
+/// The threshold model's log posterior density on the unconstrained scale,
+/// with its gradient.
+///
+/// Parameter layout (R races, D locations, N cells): ln σ (R), t_r (R),
+/// z (N), φ_r (R), φ_d (D − 1), λ_r (R), λ_d (D − 1); location 0 is the
+/// pinned one (the one with the most stops), so φ_d and λ_d are indexed by
+/// location − 1.
+#[derive(Clone, Debug)]
+pub struct ThresholdModel {
+    races: Vec<String>,
+    locations: Vec<String>,
+    /// Per cell: race index, location index, n, s, h.
+    race_of: Vec<usize>,
+    loc_of: Vec<usize>,
+    n: Vec<f64>,
+    s: Vec<f64>,
+    h: Vec<f64>,
+    /// Index of each input row's cell (the same order as the input).
+    cells: Vec<CellCounts>,
+}
+
+impl ThresholdModel {
+    /// Checks and indexes the cells. Races keep their order of first
+    /// appearance; locations are ordered by total stops, largest first (ties
+    /// by first appearance), and the first is the pinned one.
+    pub fn new(cells: &[CellCounts]) -> Result<ThresholdModel, ThresholdError> {
+        let mut races: Vec<String> = Vec::new();
+        let mut loc_first: Vec<String> = Vec::new();
+        let mut loc_stops: HashMap<&str, u64> = HashMap::new();
+        let mut seen: HashMap<(&str, &str), ()> = HashMap::new();
+        for c in cells {
+            if c.stops == 0 || c.searches > c.stops || c.hits > c.searches {
+                return Err(ThresholdError::InvalidCounts {
+                    location: c.location.clone(),
+                    race: c.race.clone(),
+                });
+            }
+            if seen.insert((&c.location, &c.race), ()).is_some() {
+                return Err(ThresholdError::DuplicateCell {
+                    location: c.location.clone(),
+                    race: c.race.clone(),
+                });
+            }
+            if !races.contains(&c.race) {
+                races.push(c.race.clone());
+            }
+            let e = loc_stops.entry(&c.location).or_insert_with(|| {
+                loc_first.push(c.location.clone());
+                0
+            });
+            *e += c.stops;
+        }
+        if races.len() < 2 || loc_first.len() < 5 {
+            return Err(ThresholdError::TooFewGroups {
+                races: races.len(),
+                locations: loc_first.len(),
+            });
+        }
+        if cells.iter().all(|c| c.searches == 0) {
+            return Err(ThresholdError::NoSearches);
+        }
+        let mut locations = loc_first.clone();
+        // Stable sort: ties keep their first appearance.
+        locations.sort_by_key(|l| std::cmp::Reverse(loc_stops[l.as_str()]));
+        let race_idx: HashMap<&str, usize> = races
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.as_str(), i))
+            .collect();
+        let loc_idx: HashMap<&str, usize> = locations
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.as_str(), i))
+            .collect();
+        Ok(ThresholdModel {
+            race_of: cells.iter().map(|c| race_idx[c.race.as_str()]).collect(),
+            loc_of: cells.iter().map(|c| loc_idx[c.location.as_str()]).collect(),
+            n: cells.iter().map(|c| c.stops as f64).collect(),
+            s: cells.iter().map(|c| c.searches as f64).collect(),
+            h: cells.iter().map(|c| c.hits as f64).collect(),
+            races,
+            locations,
+            cells: cells.to_vec(),
+        })
+    }
+
+    /// Number of unconstrained parameters.
+    pub fn dim(&self) -> usize {
+        let (r, d, n) = self.sizes();
+        4 * r + n + 2 * (d - 1)
+    }
+
+    fn sizes(&self) -> (usize, usize, usize) {
+        (self.races.len(), self.locations.len(), self.n.len())
+    }
+
+    /// Races, in order of first appearance.
+    pub fn races(&self) -> &[String] {
+        &self.races
+    }
+
+    /// Locations, by total stops (the first is the pinned one).
+    pub fn locations(&self) -> &[String] {
+        &self.locations
+    }
+
+    fn offsets(&self) -> Offsets {
+        let (r, d, n) = self.sizes();
+        let log_sigma = 0;
+        let t_r = r;
+        let z = 2 * r;
+        let phi_r = z + n;
+        let phi_d = phi_r + r;
+        let lambda_r = phi_d + d - 1;
+        let lambda_d = lambda_r + r;
+        Offsets {
+            log_sigma,
+            t_r,
+            z,
+            phi_r,
+            phi_d,
+            lambda_r,
+            lambda_d,
+        }
+    }
+
+    /// The three linear predictors (logit t, logit φ, log λ) of cell i.
+    fn predictors(&self, o: &Offsets, x: &[f64], i: usize) -> (f64, f64, f64) {
+        let r = self.race_of[i];
+        let d = self.loc_of[i];
+        let sigma = x[o.log_sigma + r].exp();
+        let u = x[o.t_r + r] + sigma * x[o.z + i];
+        let (pd, ld) = if d == 0 {
+            (0.0, 0.0)
+        } else {
+            (x[o.phi_d + d - 1], x[o.lambda_d + d - 1])
+        };
+        (u, x[o.phi_r + r] + pd, x[o.lambda_r + r] + ld)
+    }
+
+    /// Log posterior density (up to a constant) at `x`, writing its
+    /// gradient into `grad`. `None` where the density is not finite (the
+    /// rates underflow far out in the tails).
+    pub fn log_density(&self, x: &[f64], grad: &mut [f64]) -> Option<f64> {
+        assert_eq!(x.len(), self.dim(), "parameter vector of the wrong length");
+        assert_eq!(grad.len(), self.dim(), "gradient of the wrong length");
+        let (nr, nd, _) = self.sizes();
+        let o = self.offsets();
+        grad.fill(0.0);
+        let mut lp = 0.0;
+        let mut normal = |k: usize, mean: f64, sd: f64, lp: &mut f64| {
+            let z = (x[k] - mean) / sd;
+            *lp -= 0.5 * z * z;
+            grad[k] -= z / sd;
+        };
+        for r in 0..nr {
+            normal(o.t_r + r, T_R_MEAN, T_R_SD, &mut lp);
+            normal(o.phi_r + r, PHI_R_MEAN, PHI_R_SD, &mut lp);
+            normal(o.lambda_r + r, LAMBDA_R_MEAN, LAMBDA_R_SD, &mut lp);
+        }
+        for d in 0..nd - 1 {
+            normal(o.phi_d + d, 0.0, PHI_D_SD, &mut lp);
+            normal(o.lambda_d + d, 0.0, LAMBDA_D_SD, &mut lp);
+        }
+        for i in 0..self.n.len() {
+            normal(o.z + i, 0.0, 1.0, &mut lp);
+        }
+        // σ ~ N⁺(0, scale) on σ = e^ls, with the Jacobian e^ls.
+        for r in 0..nr {
+            let ls = x[o.log_sigma + r];
+            let sigma = ls.exp();
+            let q = sigma / SIGMA_T_SCALE;
+            lp += -0.5 * q * q + ls;
+            grad[o.log_sigma + r] += -q * q + 1.0;
+        }
+        for i in 0..self.n.len() {
+            let (u, p, l) = self.predictors(&o, x, i);
+            let rates = row_rates(u, p, l)?;
+            let (n, s, h) = (self.n[i], self.s[i], self.h[i]);
+            let mut acc = Dual::cst(0.0);
+            if s > 0.0 {
+                acc = acc + rates.search.ln() * s;
+            }
+            if n > s {
+                acc = acc + rates.no_search.ln() * (n - s);
+            }
+            if h > 0.0 {
+                acc = acc + rates.hit.ln() * h;
+            }
+            if s > h {
+                acc = acc + rates.miss.ln() * (s - h);
+            }
+            if !acc.v.is_finite() {
+                return None;
+            }
+            lp += acc.v;
+            let [gu, gp, gl] = acc.d;
+            let r = self.race_of[i];
+            let d = self.loc_of[i];
+            let sigma = x[o.log_sigma + r].exp();
+            let z = x[o.z + i];
+            grad[o.t_r + r] += gu;
+            grad[o.z + i] += gu * sigma;
+            grad[o.log_sigma + r] += gu * sigma * z;
+            grad[o.phi_r + r] += gp;
+            grad[o.lambda_r + r] += gl;
+            if d > 0 {
+                grad[o.phi_d + d - 1] += gp;
+                grad[o.lambda_d + d - 1] += gl;
+            }
+        }
+        if lp.is_finite() && grad.iter().all(|g| g.is_finite()) {
+            Some(lp)
+        } else {
+            None
+        }
+    }
+
+    /// Threshold, search rate and hit rate of every cell at `x`.
+    fn cell_values(&self, x: &[f64]) -> Option<Vec<(f64, f64, f64)>> {
+        let o = self.offsets();
+        (0..self.n.len())
+            .map(|i| {
+                let (u, p, l) = self.predictors(&o, x, i);
+                let r = row_rates(u, p, l)?;
+                Some((inv_logit(u), r.search.v, r.hit.v))
+            })
+            .collect()
+    }
+}
+
+struct Offsets {
+    log_sigma: usize,
+    t_r: usize,
+    z: usize,
+    phi_r: usize,
+    phi_d: usize,
+    lambda_r: usize,
+    lambda_d: usize,
+}
+
+// ---------------------------------------------------------------------------
+// Fitting
+
+/// How to sample the posterior and when to call it converged.
+#[derive(Clone, Debug)]
+pub struct FitOptions {
+    /// Independent chains (at least 2, for R-hat).
+    pub chains: usize,
+    /// Warm-up (adaptation) iterations per chain, discarded.
+    pub warmup: u64,
+    /// Kept draws per chain.
+    pub draws: u64,
+    /// Seed of the random numbers; the same seed and options give the same
+    /// result.
+    pub seed: u64,
+    /// Worker threads the chains are spread over (0: one per chain).
+    pub threads: usize,
+    /// Target acceptance statistic of the step-size adaptation (SOPP: 0.9
+    /// to 0.95).
+    pub target_accept: f64,
+    /// Maximum tree depth of NUTS.
+    pub max_depth: u64,
+    /// Largest acceptable R-hat of any reported quantity or parameter.
+    pub max_rhat: f64,
+    /// Smallest acceptable bulk effective sample size.
+    pub min_ess: f64,
+    /// Largest acceptable number of divergent transitions after warm-up.
+    pub max_divergences: u64,
+    /// The race the others are compared with; `None`: the first race of the
+    /// input.
+    pub reference_race: Option<String>,
+    /// Probability of the central credible intervals.
+    pub interval: f64,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        FitOptions {
+            chains: 4,
+            warmup: 500,
+            draws: 500,
+            seed: 1,
+            threads: 2,
+            target_accept: 0.9,
+            max_depth: 10,
+            max_rhat: 1.01,
+            min_ess: 400.0,
+            max_divergences: 0,
+            reference_race: None,
+            interval: 0.95,
+        }
+    }
+}
+
+/// A posterior mean with a central credible interval.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimate {
+    /// Posterior mean.
+    pub mean: f64,
+    /// Lower end of the credible interval.
+    pub lower: f64,
+    /// Upper end of the credible interval.
+    pub upper: f64,
+}
+
+/// A race's threshold averaged over locations.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RaceThreshold {
+    /// The race.
+    pub race: String,
+    /// Average threshold over locations, each weighted by its stops of all
+    /// races (SOPP's weighting).
+    pub threshold: Estimate,
+    /// This race's average threshold minus the reference race's, draw by
+    /// draw; `None` for the reference race itself.
+    pub difference_from_reference: Option<Estimate>,
+}
+
+/// One location and race: its inferred threshold and the posterior
+/// predictive check of its rates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CellThreshold {
+    /// Location.
+    pub location: String,
+    /// Race.
+    pub race: String,
+    /// Stops, searches and hits of the input.
+    pub stops: u64,
+    /// Searches.
+    pub searches: u64,
+    /// Hits.
+    pub hits: u64,
+    /// Search threshold.
+    pub threshold: Estimate,
+    /// Observed search rate, searches / stops.
+    pub observed_search_rate: f64,
+    /// Observed hit rate, hits / searches (`None` without searches).
+    pub observed_hit_rate: Option<f64>,
+    /// The model's search rate.
+    pub predicted_search_rate: Estimate,
+    /// The model's hit rate.
+    pub predicted_hit_rate: Estimate,
+}
+
+/// The estimates of a fit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Estimates {
+    /// The race the others are compared with.
+    pub reference_race: String,
+    /// Per race, in order of first appearance in the input.
+    pub races: Vec<RaceThreshold>,
+    /// Per cell, in the order of the input.
+    pub cells: Vec<CellThreshold>,
+    /// Posterior predictive check: root mean square of predicted minus
+    /// observed search rate over cells, weighted by stops (SOPP's summary).
+    pub search_rate_rms_error: f64,
+    /// The same for hit rates (cells with searches).
+    pub hit_rate_rms_error: f64,
+}
+
+/// Convergence diagnostics of a fit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostics {
+    /// Chains run.
+    pub chains: usize,
+    /// Warm-up iterations per chain.
+    pub warmup: u64,
+    /// Kept draws per chain.
+    pub draws: u64,
+    /// Largest rank-normalised split R-hat over every model parameter and
+    /// every reported threshold, average and difference.
+    pub max_rhat: f64,
+    /// The quantity with that R-hat.
+    pub max_rhat_of: String,
+    /// Smallest bulk effective sample size over the same quantities.
+    pub min_ess_bulk: f64,
+    /// The quantity with that ESS.
+    pub min_ess_bulk_of: String,
+    /// Divergent transitions after warm-up, all chains.
+    pub divergences: u64,
+    /// Mean leapfrog steps per kept draw.
+    pub mean_leapfrog_steps: f64,
+    /// Draws that hit the maximum tree depth.
+    pub max_depth_hits: u64,
+    /// Gradient evaluations, all chains, warm-up included.
+    pub gradient_evaluations: u64,
+    /// Why the fit is not converged (empty when it is).
+    pub problems: Vec<String>,
+}
+
+/// The result of [`fit`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ThresholdResult {
+    estimates: Estimates,
+    /// Convergence diagnostics.
+    pub diagnostics: Diagnostics,
+    /// Whether the diagnostics pass the limits of the [`FitOptions`].
+    pub converged: bool,
+}
+
+/// A fit whose diagnostics failed: its numbers are not to be shown.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NotConverged {
+    /// The diagnostics' complaints.
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for NotConverged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the threshold test did not converge ({}); its estimates are not reliable",
+            self.problems.join("; ")
+        )
+    }
+}
+
+impl std::error::Error for NotConverged {}
+
+impl ThresholdResult {
+    /// The estimates, if the fit converged.
+    pub fn estimates(&self) -> Result<&Estimates, NotConverged> {
+        if self.converged {
+            Ok(&self.estimates)
+        } else {
+            Err(NotConverged {
+                problems: self.diagnostics.problems.clone(),
+            })
+        }
+    }
+
+    /// The estimates whether or not the fit converged: for diagnosis and
+    /// research, never for publication.
+    pub fn estimates_unchecked(&self) -> &Estimates {
+        &self.estimates
+    }
+}
+
+/// The log density as the sampler sees it.
+#[derive(Debug)]
+struct Posterior {
+    model: ThresholdModel,
+}
+
+#[derive(Debug)]
+struct OutOfSupport;
+
+impl fmt::Display for OutOfSupport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "log density not finite here")
+    }
+}
+
+impl std::error::Error for OutOfSupport {}
+
+impl nuts_rs::LogpError for OutOfSupport {
+    fn is_recoverable(&self) -> bool {
+        true
+    }
+}
+
+impl nuts_rs::HasDims for Posterior {
+    fn dim_sizes(&self) -> HashMap<String, u64> {
+        HashMap::from([(
+            "unconstrained_parameter".to_string(),
+            self.model.dim() as u64,
+        )])
+    }
+}
+
+impl nuts_rs::CpuLogpFunc for Posterior {
+    type LogpError = OutOfSupport;
+    type FlowParameters = ();
+    type ExpandedVector = Vec<f64>;
+
+    fn dim(&self) -> usize {
+        self.model.dim()
+    }
+
+    fn logp(&mut self, position: &[f64], gradient: &mut [f64]) -> Result<f64, OutOfSupport> {
+        self.model
+            .log_density(position, gradient)
+            .ok_or(OutOfSupport)
+    }
+
+    fn expand_vector<R: nuts_rs::rand::Rng + ?Sized>(
+        &mut self,
+        _rng: &mut R,
+        position: &[f64],
+    ) -> Result<Vec<f64>, nuts_rs::CpuMathError> {
+        Ok(position.to_vec())
+    }
+}
+
+/// SplitMix64: a small deterministic generator for starting points.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        let u = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        lo + (hi - lo) * u
+    }
+}
+
+/// What one chain brings back.
+struct ChainOutput {
+    /// Kept draws of the unconstrained parameters, draw-major.
+    params: Vec<Vec<f64>>,
+    /// Per kept draw, per cell: threshold, search rate, hit rate.
+    cells: Vec<Vec<(f64, f64, f64)>>,
+    divergences: u64,
+    leapfrog_steps: u64,
+    max_depth_hits: u64,
+    gradients: u64,
+}
+
+fn run_chain(
+    model: &ThresholdModel,
+    options: &FitOptions,
+    chain: usize,
+) -> Result<ChainOutput, ThresholdError> {
+    use nuts_rs::rand::SeedableRng;
+    use nuts_rs::{Chain, CpuMath, DiagNutsSettings, Settings};
+
+    let mut settings = DiagNutsSettings::default();
+    settings.num_tune = options.warmup;
+    settings.num_draws = options.draws;
+    settings.maxdepth = options.max_depth;
+    settings.num_chains = options.chains;
+    settings.seed = options.seed;
+    settings.adapt_options.step_size_settings.target_accept = options.target_accept;
+
+    let stream = options
+        .seed
+        .wrapping_mul(0x2545_F491_4F6C_DD1D)
+        .wrapping_add(chain as u64);
+    let mut rng = nuts_rs::rand::rngs::ChaCha8Rng::seed_from_u64(stream);
+    let math = CpuMath::new(Posterior {
+        model: model.clone(),
+    });
+    let mut sampler = settings
+        .new_chain(chain as u64, math, &mut rng)
+        .map_err(|e| ThresholdError::Sampler(e.to_string()))?;
+
+    // Starting points drawn as SOPP's: uniform over plausible ranges.
+    let (nr, nd, nc) = model.sizes();
+    let o = model.offsets();
+    let mut init_rng = SplitMix(stream ^ 0xA5A5_5A5A_0F0F_F0F0);
+    let mut start = vec![0.0; model.dim()];
+    let mut grad = vec![0.0; model.dim()];
+    let mut found = false;
+    for _ in 0..100 {
+        for r in 0..nr {
+            start[o.log_sigma + r] = init_rng.uniform(0.05, 0.25).ln();
+            start[o.t_r + r] = init_rng.uniform(-3.0, -1.0);
+            start[o.phi_r + r] = init_rng.uniform(-3.75, -3.25);
+            start[o.lambda_r + r] = init_rng.uniform(1.5, 2.5);
+        }
+        for i in 0..nc {
+            start[o.z + i] = init_rng.uniform(-0.75, 0.75);
+        }
+        for d in 0..nd - 1 {
+            start[o.phi_d + d] = init_rng.uniform(-0.25, 0.25);
+            start[o.lambda_d + d] = init_rng.uniform(-0.25, 0.25);
+        }
+        if model.log_density(&start, &mut grad).is_some() {
+            found = true;
+            break;
+        }
+    }
+    if !found {
+        return Err(ThresholdError::Sampler(
+            "no starting point with a finite log density".into(),
+        ));
+    }
+    sampler
+        .set_position(&start)
+        .map_err(|e| ThresholdError::Sampler(e.to_string()))?;
+
+    let mut out = ChainOutput {
+        params: Vec::with_capacity(options.draws as usize),
+        cells: Vec::with_capacity(options.draws as usize),
+        divergences: 0,
+        leapfrog_steps: 0,
+        max_depth_hits: 0,
+        gradients: 0,
+    };
+    for it in 0..options.warmup + options.draws {
+        let (draw, progress) = sampler
+            .draw()
+            .map_err(|e| ThresholdError::Sampler(e.to_string()))?;
+        out.gradients += progress.num_gradients;
+        if it < options.warmup {
+            continue;
+        }
+        if progress.diverging {
+            out.divergences += 1;
+        }
+        out.leapfrog_steps += progress.num_steps;
+        if progress.num_steps + 1 >= 1u64 << options.max_depth {
+            out.max_depth_hits += 1;
+        }
+        let cells = model.cell_values(&draw).ok_or_else(|| {
+            ThresholdError::Sampler("a kept draw has non-finite rates".to_string())
+        })?;
+        out.params.push(draw.into_vec());
+        out.cells.push(cells);
+    }
+    Ok(out)
+}
+
+/// Posterior mean and central interval of the draws (pooled over chains).
+fn summarise(draws: &[f64], prob: f64) -> Estimate {
+    let mut sorted = draws.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let q = |p: f64| {
+        // Type 7 quantile (R's default).
+        let h = (sorted.len() - 1) as f64 * p;
+        let lo = h.floor() as usize;
+        let hi = (lo + 1).min(sorted.len() - 1);
+        sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+    };
+    let tail = (1.0 - prob) / 2.0;
+    Estimate {
+        mean: draws.iter().sum::<f64>() / draws.len() as f64,
+        lower: q(tail),
+        upper: q(1.0 - tail),
+    }
+}
+
+/// Fits the threshold test to `cells` and summarises the posterior.
+///
+/// Errors are about the input or the settings; a fit that ran but did not
+/// converge is an `Ok` result with `converged == false`, whose
+/// [`ThresholdResult::estimates`] refuses to hand out numbers.
+pub fn fit(cells: &[CellCounts], options: &FitOptions) -> Result<ThresholdResult, ThresholdError> {
+    if options.chains < 2 || options.draws < 4 || options.warmup == 0 {
+        return Err(ThresholdError::Settings(
+            "need at least 2 chains, 4 draws and some warm-up".into(),
+        ));
+    }
+    if !(options.interval > 0.0 && options.interval < 1.0) {
+        return Err(ThresholdError::Settings(
+            "the interval probability must be between 0 and 1".into(),
+        ));
+    }
+    let model = ThresholdModel::new(cells)?;
+    let reference = match &options.reference_race {
+        Some(r) => {
+            if !model.races.contains(r) {
+                return Err(ThresholdError::UnknownReferenceRace(r.clone()));
+            }
+            r.clone()
+        }
+        None => model.races[0].clone(),
+    };
+    let reference_idx = model
+        .races
+        .iter()
+        .position(|r| *r == reference)
+        .unwrap_or(0);
+
+    // Chains spread over worker threads.
+    let threads = if options.threads == 0 {
+        options.chains
+    } else {
+        options.threads.min(options.chains)
+    };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut outputs: Vec<Option<Result<ChainOutput, ThresholdError>>> =
+        (0..options.chains).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let c = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if c >= options.chains {
+                            break;
+                        }
+                        mine.push((c, run_chain(&model, options, c)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        for h in handles {
+            match h.join() {
+                Ok(done) => {
+                    for (c, res) in done {
+                        outputs[c] = Some(res);
+                    }
+                }
+                Err(_) => {
+                    // A panicking chain leaves its slot empty; reported below.
+                }
+            }
+        }
+    });
+    let mut chains = Vec::with_capacity(options.chains);
+    for o in outputs {
+        match o {
+            Some(Ok(c)) => chains.push(c),
+            Some(Err(e)) => return Err(e),
+            None => return Err(ThresholdError::Sampler("a chain panicked".into())),
+        }
+    }
+    Ok(summarise_fit(
+        &model,
+        options,
+        &reference,
+        reference_idx,
+        &chains,
+    ))
+}
+
+fn summarise_fit(
+    model: &ThresholdModel,
+    options: &FitOptions,
+    reference: &str,
+    reference_idx: usize,
+    chains: &[ChainOutput],
+) -> ThresholdResult {
+    let (nr, nd, nc) = model.sizes();
+    let nchains = chains.len();
+    let ndraws = options.draws as usize;
+
+    // Location weights: stops of all races.
+    let mut loc_stops = vec![0.0; nd];
+    for i in 0..nc {
+        loc_stops[model.loc_of[i]] += model.n[i];
+    }
+    // Per chain, per draw: race averages.
+    let race_avgs: Vec<Vec<Vec<f64>>> = chains
+        .iter()
+        .map(|c| {
+            c.cells
+                .iter()
+                .map(|cells| {
+                    let mut num = vec![0.0; nr];
+                    let mut den = vec![0.0; nr];
+                    for (i, v) in cells.iter().enumerate() {
+                        let w = loc_stops[model.loc_of[i]];
+                        num[model.race_of[i]] += v.0 * w;
+                        den[model.race_of[i]] += w;
+                    }
+                    num.iter().zip(&den).map(|(a, b)| a / b).collect()
+                })
+                .collect()
+        })
+        .collect();
+
+    // Diagnostics over every quantity: (name, per-chain draws).
+    let mut quantities: Vec<(String, Vec<Vec<f64>>)> = Vec::new();
+    let o = model.offsets();
+    let param_name = |k: usize| -> String {
+        let race = |j: usize| model.races[j].as_str();
+        let loc = |j: usize| model.locations[j + 1].as_str();
+        if k < o.t_r {
+            format!("log sigma_t[{}]", race(k - o.log_sigma))
+        } else if k < o.z {
+            format!("t_r[{}]", race(k - o.t_r))
+        } else if k < o.phi_r {
+            let i = k - o.z;
+            format!("z[{} / {}]", model.cells[i].location, model.cells[i].race)
+        } else if k < o.phi_d {
+            format!("phi_r[{}]", race(k - o.phi_r))
+        } else if k < o.lambda_r {
+            format!("phi_d[{}]", loc(k - o.phi_d))
+        } else if k < o.lambda_d {
+            format!("lambda_r[{}]", race(k - o.lambda_r))
+        } else {
+            format!("lambda_d[{}]", loc(k - o.lambda_d))
+        }
+    };
+    for k in 0..model.dim() {
+        quantities.push((
+            param_name(k),
+            chains
+                .iter()
+                .map(|c| c.params.iter().map(|p| p[k]).collect())
+                .collect(),
+        ));
+    }
+    for i in 0..nc {
+        quantities.push((
+            format!(
+                "threshold[{} / {}]",
+                model.cells[i].location, model.cells[i].race
+            ),
+            chains
+                .iter()
+                .map(|c| c.cells.iter().map(|v| v[i].0).collect())
+                .collect(),
+        ));
+    }
+    for r in 0..nr {
+        quantities.push((
+            format!("average threshold[{}]", model.races[r]),
+            race_avgs
+                .iter()
+                .map(|c| c.iter().map(|v| v[r]).collect())
+                .collect(),
+        ));
+        if r != reference_idx {
+            quantities.push((
+                format!("difference[{} − {}]", model.races[r], reference),
+                race_avgs
+                    .iter()
+                    .map(|c| c.iter().map(|v| v[r] - v[reference_idx]).collect())
+                    .collect(),
+            ));
+        }
+    }
+    let mut max_rhat = (f64::NEG_INFINITY, String::new());
+    let mut min_ess = (f64::INFINITY, String::new());
+    let mut undiagnosable = Vec::new();
+    for (name, per_chain) in &quantities {
+        let slices: Vec<&[f64]> = per_chain.iter().map(|c| c.as_slice()).collect();
+        match (
+            diagnostics::split_rhat(&slices),
+            diagnostics::ess_bulk(&slices),
+        ) {
+            (Some(rhat), Some(ess)) => {
+                if rhat > max_rhat.0 {
+                    max_rhat = (rhat, name.clone());
+                }
+                if ess < min_ess.0 {
+                    min_ess = (ess, name.clone());
+                }
+            }
+            _ => undiagnosable.push(name.clone()),
+        }
+    }
+    let divergences: u64 = chains.iter().map(|c| c.divergences).sum();
+    let mut problems = Vec::new();
+    if !(max_rhat.0 <= options.max_rhat) {
+        problems.push(format!(
+            "R-hat {:.3} of {} is above {}",
+            max_rhat.0, max_rhat.1, options.max_rhat
+        ));
+    }
+    if !(min_ess.0 >= options.min_ess) {
+        problems.push(format!(
+            "bulk ESS {:.0} of {} is below {}",
+            min_ess.0, min_ess.1, options.min_ess
+        ));
+    }
+    if divergences > options.max_divergences {
+        problems.push(format!(
+            "{divergences} divergent transitions (at most {} allowed)",
+            options.max_divergences
+        ));
+    }
+    if !undiagnosable.is_empty() {
+        problems.push(format!(
+            "no diagnostics for {} (constant or non-finite draws)",
+            undiagnosable.join(", ")
+        ));
+    }
+    let total_kept = (nchains * ndraws) as f64;
+    let diagnostics = Diagnostics {
+        chains: nchains,
+        warmup: options.warmup,
+        draws: options.draws,
+        max_rhat: max_rhat.0,
+        max_rhat_of: max_rhat.1,
+        min_ess_bulk: min_ess.0,
+        min_ess_bulk_of: min_ess.1,
+        divergences,
+        mean_leapfrog_steps: chains.iter().map(|c| c.leapfrog_steps).sum::<u64>() as f64
+            / total_kept,
+        max_depth_hits: chains.iter().map(|c| c.max_depth_hits).sum(),
+        gradient_evaluations: chains.iter().map(|c| c.gradients).sum(),
+        problems: problems.clone(),
+    };
+
+    // Estimates, pooled over chains.
+    let pooled = |f: &dyn Fn(&ChainOutput, usize) -> f64| -> Vec<f64> {
+        chains
+            .iter()
+            .flat_map(|c| (0..c.cells.len()).map(move |d| (c, d)))
+            .map(|(c, d)| f(c, d))
+            .collect()
+    };
+    let prob = options.interval;
+    let mut cells_out = Vec::with_capacity(nc);
+    let (mut se_s, mut w_s, mut se_h, mut w_h) = (0.0, 0.0, 0.0, 0.0);
+    for i in 0..nc {
+        let c = &model.cells[i];
+        let threshold = summarise(&pooled(&|ch, d| ch.cells[d][i].0), prob);
+        let search = summarise(&pooled(&|ch, d| ch.cells[d][i].1), prob);
+        let hit = summarise(&pooled(&|ch, d| ch.cells[d][i].2), prob);
+        let obs_s = c.searches as f64 / c.stops as f64;
+        let obs_h = (c.searches > 0).then(|| c.hits as f64 / c.searches as f64);
+        se_s += model.n[i] * (search.mean - obs_s).powi(2);
+        w_s += model.n[i];
+        if let Some(h) = obs_h {
+            se_h += model.n[i] * (hit.mean - h).powi(2);
+            w_h += model.n[i];
+        }
+        cells_out.push(CellThreshold {
+            location: c.location.clone(),
+            race: c.race.clone(),
+            stops: c.stops,
+            searches: c.searches,
+            hits: c.hits,
+            threshold,
+            observed_search_rate: obs_s,
+            observed_hit_rate: obs_h,
+            predicted_search_rate: search,
+            predicted_hit_rate: hit,
+        });
+    }
+    let avg_draws = |r: usize| -> Vec<f64> { race_avgs.iter().flatten().map(|v| v[r]).collect() };
+    let races = (0..nr)
+        .map(|r| {
+            let mine = avg_draws(r);
+            let difference_from_reference = (r != reference_idx).then(|| {
+                let base = avg_draws(reference_idx);
+                let diff: Vec<f64> = mine.iter().zip(&base).map(|(a, b)| a - b).collect();
+                summarise(&diff, prob)
+            });
+            RaceThreshold {
+                race: model.races[r].clone(),
+                threshold: summarise(&mine, prob),
+                difference_from_reference,
+            }
+        })
+        .collect();
+    ThresholdResult {
+        estimates: Estimates {
+            reference_race: reference.to_string(),
+            races,
+            cells: cells_out,
+            search_rate_rms_error: (se_s / w_s).sqrt(),
+            hit_rate_rms_error: if w_h > 0.0 { (se_h / w_h).sqrt() } else { 0.0 },
+        },
+        converged: problems.is_empty(),
+        diagnostics,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digamma_known_values() {
+        // ψ(1) = −γ, ψ(1/2) = −γ − 2 ln 2, ψ(10) = H_9 − γ.
+        let gamma = 0.577_215_664_901_532_9;
+        assert!((digamma(1.0) + gamma).abs() < 1e-14);
+        assert!((digamma(0.5) + gamma + 2.0 * 2f64.ln()).abs() < 1e-14);
+        let h9: f64 = (1..=9).map(|k| 1.0 / k as f64).sum();
+        assert!((digamma(10.0) - (h9 - gamma)).abs() < 1e-14);
+        assert!((digamma(1e-3) - (-1000.0 - gamma + 1.644_934_066_848_226_4e-3)).abs() < 1e-6);
+    }
+}
