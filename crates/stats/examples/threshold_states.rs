@@ -70,10 +70,27 @@ fn main() {
             states.push(r.state.clone());
         }
     }
-    let options = FitOptions {
+    let mut options = FitOptions {
         reference_race: Some("White".into()),
         ..FitOptions::default()
     };
+    if std::env::var("THRESHOLD_LOW_RANK").is_ok() {
+        options.mass_matrix = stats::threshold::MassMatrix::LowRank;
+    }
+    if std::env::var("THRESHOLD_NONCENTRED").is_ok() {
+        options.centred_thresholds = false;
+    }
+    if let Ok(v) = std::env::var("THRESHOLD_TARGET") {
+        options.target_accept = v.parse().expect("THRESHOLD_TARGET");
+    }
+    if let Ok(v) = std::env::var("THRESHOLD_KEEP") {
+        options.draws = v.parse().expect("THRESHOLD_KEEP");
+    }
+    if let Ok(v) = std::env::var("THRESHOLD_DRAWS") {
+        let n: u64 = v.parse().expect("THRESHOLD_DRAWS");
+        options.warmup = n;
+        options.draws = n;
+    }
     println!(
         "chains {}, warm-up {}, draws {}, threads {}",
         options.chains, options.warmup, options.draws, options.threads

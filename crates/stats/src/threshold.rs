@@ -507,8 +507,11 @@ pub struct ThresholdModel {
     n: Vec<f64>,
     s: Vec<f64>,
     h: Vec<f64>,
-    /// Index of each input row's cell (the same order as the input).
+    /// The cells, in the order of the input.
     cells: Vec<CellCounts>,
+    /// Whether the sampler sees logit t directly (centred) or through
+    /// z = (logit t − t_r)/σ_r (non-centred).
+    centred: bool,
 }
 
 impl ThresholdModel {
@@ -573,7 +576,18 @@ impl ThresholdModel {
             races,
             locations,
             cells: cells.to_vec(),
+            centred: false,
         })
+    }
+
+    /// The same model with the cell thresholds parameterised centred (the
+    /// sampler moves logit t itself, with prior N(t_r, σ_r)) or non-centred
+    /// (it moves z ~ N(0, 1), logit t = t_r + σ_r z, as SOPP's Stan code).
+    /// The posterior is the same; which one samples faster depends on how
+    /// strongly the data pin each threshold down (centred when they do).
+    pub fn with_centred_thresholds(mut self, centred: bool) -> ThresholdModel {
+        self.centred = centred;
+        self
     }
 
     /// Number of unconstrained parameters.
@@ -620,8 +634,11 @@ impl ThresholdModel {
     fn predictors(&self, o: &Offsets, x: &[f64], i: usize) -> (f64, f64, f64) {
         let r = self.race_of[i];
         let d = self.loc_of[i];
-        let sigma = x[o.log_sigma + r].exp();
-        let u = x[o.t_r + r] + sigma * x[o.z + i];
+        let u = if self.centred {
+            x[o.z + i]
+        } else {
+            x[o.t_r + r] + x[o.log_sigma + r].exp() * x[o.z + i]
+        };
         let (pd, ld) = if d == 0 {
             (0.0, 0.0)
         } else {
@@ -654,8 +671,10 @@ impl ThresholdModel {
             normal(o.phi_d + d, 0.0, PHI_D_SD, &mut lp);
             normal(o.lambda_d + d, 0.0, LAMBDA_D_SD, &mut lp);
         }
-        for i in 0..self.n.len() {
-            normal(o.z + i, 0.0, 1.0, &mut lp);
+        if !self.centred {
+            for i in 0..self.n.len() {
+                normal(o.z + i, 0.0, 1.0, &mut lp);
+            }
         }
         // σ ~ N⁺(0, scale) on σ = e^ls, with the Jacobian e^ls.
         for r in 0..nr {
@@ -664,6 +683,19 @@ impl ThresholdModel {
             let q = sigma / SIGMA_T_SCALE;
             lp += -0.5 * q * q + ls;
             grad[o.log_sigma + r] += -q * q + 1.0;
+        }
+        if self.centred {
+            // logit t ~ N(t_r, σ_r): density and its gradient in (u, t_r, ln σ).
+            for i in 0..self.n.len() {
+                let r = self.race_of[i];
+                let ls = x[o.log_sigma + r];
+                let sigma = ls.exp();
+                let z = (x[o.z + i] - x[o.t_r + r]) / sigma;
+                lp += -0.5 * z * z - ls;
+                grad[o.z + i] -= z / sigma;
+                grad[o.t_r + r] += z / sigma;
+                grad[o.log_sigma + r] += z * z - 1.0;
+            }
         }
         for i in 0..self.n.len() {
             let (u, p, l) = self.predictors(&o, x, i);
@@ -689,11 +721,15 @@ impl ThresholdModel {
             let [gu, gp, gl] = acc.d;
             let r = self.race_of[i];
             let d = self.loc_of[i];
-            let sigma = x[o.log_sigma + r].exp();
-            let z = x[o.z + i];
-            grad[o.t_r + r] += gu;
-            grad[o.z + i] += gu * sigma;
-            grad[o.log_sigma + r] += gu * sigma * z;
+            if self.centred {
+                grad[o.z + i] += gu;
+            } else {
+                let sigma = x[o.log_sigma + r].exp();
+                let z = x[o.z + i];
+                grad[o.t_r + r] += gu;
+                grad[o.z + i] += gu * sigma;
+                grad[o.log_sigma + r] += gu * sigma * z;
+            }
             grad[o.phi_r + r] += gp;
             grad[o.lambda_r + r] += gl;
             if d > 0 {
@@ -764,6 +800,22 @@ pub struct FitOptions {
     pub reference_race: Option<String>,
     /// Probability of the central credible intervals.
     pub interval: f64,
+    /// Mass matrix adapted during warm-up.
+    pub mass_matrix: MassMatrix,
+    /// Sample the cell thresholds centred (see
+    /// [`ThresholdModel::with_centred_thresholds`]).
+    pub centred_thresholds: bool,
+}
+
+/// The mass matrix NUTS adapts during warm-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MassMatrix {
+    /// Diagonal, from the draws' variances and the gradients (nutpie's
+    /// default).
+    Diagonal,
+    /// Diagonal plus a low-rank correction along the directions of strong
+    /// posterior correlation (nutpie's `low_rank_modified_mass_matrix`).
+    LowRank,
 }
 
 impl Default for FitOptions {
@@ -781,6 +833,8 @@ impl Default for FitOptions {
             max_divergences: 0,
             reference_race: None,
             interval: 0.95,
+            mass_matrix: MassMatrix::Diagonal,
+            centred_thresholds: false,
         }
     }
 }
@@ -929,10 +983,73 @@ impl ThresholdResult {
     }
 }
 
-/// The log density as the sampler sees it.
+/// The log density as the sampler sees it: the model's, in coordinates y
+/// where each location effect is replaced by the location's level,
+/// y_d = φ_d + mean_r φ_r (and the same for λ). This linear change of
+/// variables (constant Jacobian: the posterior is the same) removes the
+/// strongest correlation of the posterior: the data pin down φ_r + φ_d, so
+/// in the model's coordinates every φ_d moves against the φ_r, a direction
+/// a diagonal mass matrix cannot follow.
 #[derive(Debug)]
 struct Posterior {
     model: ThresholdModel,
+    /// Scratch: the model's coordinates and gradient.
+    x: Vec<f64>,
+    gx: Vec<f64>,
+}
+
+impl Posterior {
+    fn new(model: &ThresholdModel) -> Posterior {
+        let dim = model.dim();
+        Posterior {
+            model: model.clone(),
+            x: vec![0.0; dim],
+            gx: vec![0.0; dim],
+        }
+    }
+}
+
+impl ThresholdModel {
+    /// Sampler coordinates y to model coordinates x (see [`Posterior`]).
+    fn from_sampler(&self, y: &[f64], x: &mut [f64]) {
+        let (nr, nd, _) = self.sizes();
+        let o = self.offsets();
+        x.copy_from_slice(y);
+        for (race, loc) in [(o.phi_r, o.phi_d), (o.lambda_r, o.lambda_d)] {
+            let mean = y[race..race + nr].iter().sum::<f64>() / nr as f64;
+            for v in &mut x[loc..loc + nd - 1] {
+                *v -= mean;
+            }
+        }
+    }
+
+    /// Model coordinates x to sampler coordinates y.
+    fn to_sampler(&self, x: &[f64]) -> Vec<f64> {
+        let (nr, nd, _) = self.sizes();
+        let o = self.offsets();
+        let mut y = x.to_vec();
+        for (race, loc) in [(o.phi_r, o.phi_d), (o.lambda_r, o.lambda_d)] {
+            let mean = x[race..race + nr].iter().sum::<f64>() / nr as f64;
+            for v in &mut y[loc..loc + nd - 1] {
+                *v += mean;
+            }
+        }
+        y
+    }
+
+    /// The gradient in model coordinates to the gradient in sampler
+    /// coordinates (the transpose of the Jacobian of `from_sampler`).
+    fn gradient_to_sampler(&self, gx: &[f64], gy: &mut [f64]) {
+        let (nr, nd, _) = self.sizes();
+        let o = self.offsets();
+        gy.copy_from_slice(gx);
+        for (race, loc) in [(o.phi_r, o.phi_d), (o.lambda_r, o.lambda_d)] {
+            let sum = gx[loc..loc + nd - 1].iter().sum::<f64>() / nr as f64;
+            for v in &mut gy[race..race + nr] {
+                *v -= sum;
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -971,9 +1088,13 @@ impl nuts_rs::CpuLogpFunc for Posterior {
     }
 
     fn logp(&mut self, position: &[f64], gradient: &mut [f64]) -> Result<f64, OutOfSupport> {
-        self.model
-            .log_density(position, gradient)
-            .ok_or(OutOfSupport)
+        self.model.from_sampler(position, &mut self.x);
+        let lp = self
+            .model
+            .log_density(&self.x, &mut self.gx)
+            .ok_or(OutOfSupport)?;
+        self.model.gradient_to_sampler(&self.gx, gradient);
+        Ok(lp)
     }
 
     fn expand_vector<R: nuts_rs::rand::Rng + ?Sized>(
@@ -1015,41 +1136,50 @@ struct ChainOutput {
     gradients: u64,
 }
 
+/// Sets the options shared by the NUTS settings types.
+macro_rules! configure {
+    ($settings:expr, $options:expr) => {{
+        $settings.num_tune = $options.warmup;
+        $settings.num_draws = $options.draws;
+        $settings.maxdepth = $options.max_depth;
+        $settings.num_chains = $options.chains;
+        $settings.seed = $options.seed;
+        $settings.adapt_options.step_size_settings.target_accept = $options.target_accept;
+    }};
+}
+
 fn run_chain(
     model: &ThresholdModel,
     options: &FitOptions,
     chain: usize,
 ) -> Result<ChainOutput, ThresholdError> {
-    use nuts_rs::rand::SeedableRng;
-    use nuts_rs::{Chain, CpuMath, DiagNutsSettings, Settings};
-
-    let mut settings = DiagNutsSettings::default();
-    settings.num_tune = options.warmup;
-    settings.num_draws = options.draws;
-    settings.maxdepth = options.max_depth;
-    settings.num_chains = options.chains;
-    settings.seed = options.seed;
-    settings.adapt_options.step_size_settings.target_accept = options.target_accept;
-
     let stream = options
         .seed
         .wrapping_mul(0x2545_F491_4F6C_DD1D)
         .wrapping_add(chain as u64);
-    let mut rng = nuts_rs::rand::rngs::ChaCha8Rng::seed_from_u64(stream);
-    let math = CpuMath::new(Posterior {
-        model: model.clone(),
-    });
-    let mut sampler = settings
-        .new_chain(chain as u64, math, &mut rng)
-        .map_err(|e| ThresholdError::Sampler(e.to_string()))?;
+    let start = starting_point(model, stream)?;
+    match options.mass_matrix {
+        MassMatrix::Diagonal => {
+            let mut settings = nuts_rs::DiagNutsSettings::default();
+            configure!(settings, options);
+            drive(&settings, model, options, chain, stream, &start)
+        }
+        MassMatrix::LowRank => {
+            let mut settings = nuts_rs::LowRankNutsSettings::default();
+            configure!(settings, options);
+            drive(&settings, model, options, chain, stream, &start)
+        }
+    }
+}
 
-    // Starting points drawn as SOPP's: uniform over plausible ranges.
+/// A starting point drawn as SOPP's: uniform over plausible ranges, redrawn
+/// until the log density is finite.
+fn starting_point(model: &ThresholdModel, stream: u64) -> Result<Vec<f64>, ThresholdError> {
     let (nr, nd, nc) = model.sizes();
     let o = model.offsets();
     let mut init_rng = SplitMix(stream ^ 0xA5A5_5A5A_0F0F_F0F0);
     let mut start = vec![0.0; model.dim()];
     let mut grad = vec![0.0; model.dim()];
-    let mut found = false;
     for _ in 0..100 {
         for r in 0..nr {
             start[o.log_sigma + r] = init_rng.uniform(0.05, 0.25).ln();
@@ -1058,24 +1188,45 @@ fn run_chain(
             start[o.lambda_r + r] = init_rng.uniform(1.5, 2.5);
         }
         for i in 0..nc {
-            start[o.z + i] = init_rng.uniform(-0.75, 0.75);
+            let z = init_rng.uniform(-0.75, 0.75);
+            start[o.z + i] = if model.centred {
+                let r = model.race_of[i];
+                start[o.t_r + r] + start[o.log_sigma + r].exp() * z
+            } else {
+                z
+            };
         }
         for d in 0..nd - 1 {
             start[o.phi_d + d] = init_rng.uniform(-0.25, 0.25);
             start[o.lambda_d + d] = init_rng.uniform(-0.25, 0.25);
         }
         if model.log_density(&start, &mut grad).is_some() {
-            found = true;
-            break;
+            return Ok(start);
         }
     }
-    if !found {
-        return Err(ThresholdError::Sampler(
-            "no starting point with a finite log density".into(),
-        ));
-    }
+    Err(ThresholdError::Sampler(
+        "no starting point with a finite log density".into(),
+    ))
+}
+
+fn drive<S: nuts_rs::Settings>(
+    settings: &S,
+    model: &ThresholdModel,
+    options: &FitOptions,
+    chain: usize,
+    stream: u64,
+    start: &[f64],
+) -> Result<ChainOutput, ThresholdError> {
+    use nuts_rs::Chain;
+    use nuts_rs::rand::SeedableRng;
+
+    let mut rng = nuts_rs::rand::rngs::ChaCha8Rng::seed_from_u64(stream);
+    let math = nuts_rs::CpuMath::new(Posterior::new(model));
+    let mut sampler = settings
+        .new_chain(chain as u64, math, &mut rng)
+        .map_err(|e| ThresholdError::Sampler(e.to_string()))?;
     sampler
-        .set_position(&start)
+        .set_position(&model.to_sampler(start))
         .map_err(|e| ThresholdError::Sampler(e.to_string()))?;
 
     let mut out = ChainOutput {
@@ -1101,10 +1252,12 @@ fn run_chain(
         if progress.num_steps + 1 >= 1u64 << options.max_depth {
             out.max_depth_hits += 1;
         }
-        let cells = model.cell_values(&draw).ok_or_else(|| {
+        let mut x = vec![0.0; draw.len()];
+        model.from_sampler(&draw, &mut x);
+        let cells = model.cell_values(&x).ok_or_else(|| {
             ThresholdError::Sampler("a kept draw has non-finite rates".to_string())
         })?;
-        out.params.push(draw.into_vec());
+        out.params.push(x);
         out.cells.push(cells);
     }
     Ok(out)
@@ -1145,7 +1298,7 @@ pub fn fit(cells: &[CellCounts], options: &FitOptions) -> Result<ThresholdResult
             "the interval probability must be between 0 and 1".into(),
         ));
     }
-    let model = ThresholdModel::new(cells)?;
+    let model = ThresholdModel::new(cells)?.with_centred_thresholds(options.centred_thresholds);
     let reference = match &options.reference_race {
         Some(r) => {
             if !model.races.contains(r) {
@@ -1264,7 +1417,8 @@ fn summarise_fit(
             format!("t_r[{}]", race(k - o.t_r))
         } else if k < o.phi_r {
             let i = k - o.z;
-            format!("z[{} / {}]", model.cells[i].location, model.cells[i].race)
+            let name = if model.centred { "logit t" } else { "z" };
+            format!("{name}[{} / {}]", model.cells[i].location, model.cells[i].race)
         } else if k < o.phi_d {
             format!("phi_r[{}]", race(k - o.phi_r))
         } else if k < o.lambda_r {
