@@ -124,14 +124,14 @@ pub fn ess_basic(chains: &[Vec<f64>]) -> Option<f64> {
     let rho = |k: usize| 1.0 - (mean_var - acov(k)) / var_plus;
 
     // Geyer's initial positive sequence: pairs (rho_{2k}, rho_{2k+1}) while
-    // their sum stays positive.
-    let mut rho_hat = vec![0.0; n];
+    // their sum stays positive. (Indices as ArviZ's `_ess`.)
+    let mut rho_hat = vec![0.0; n + 1];
     rho_hat[0] = 1.0;
     let mut even = 1.0;
     let mut odd = rho(1);
     rho_hat[1] = odd;
     let mut t = 1;
-    while t < n - 4 && even + odd > 0.0 {
+    while t + 3 < n && even + odd > 0.0 {
         even = rho(t + 1);
         odd = rho(t + 2);
         if even + odd >= 0.0 {
@@ -140,15 +140,19 @@ pub fn ess_basic(chains: &[Vec<f64>]) -> Option<f64> {
         }
         t += 2;
     }
-    let max_t = t;
-    // The last positive even autocorrelation improves the estimate for
-    // antithetic chains.
+    if t < 3 {
+        // Too few draws to look at a single pair of lags.
+        return None;
+    }
+    // The last even lag looked at is max_t + 1; a positive value there
+    // improves the estimate for antithetic chains.
+    let max_t = t - 2;
     if even > 0.0 {
         rho_hat[max_t + 1] = even;
     }
     // Initial monotone sequence: the pair sums may not increase.
     let mut k = 1;
-    while k + 3 <= max_t {
+    while k + 2 <= max_t {
         if rho_hat[k + 1] + rho_hat[k + 2] > rho_hat[k - 1] + rho_hat[k] {
             let avg = (rho_hat[k - 1] + rho_hat[k]) / 2.0;
             rho_hat[k + 1] = avg;
@@ -157,7 +161,7 @@ pub fn ess_basic(chains: &[Vec<f64>]) -> Option<f64> {
         k += 2;
     }
     let total = (m * n) as f64;
-    let tau = -1.0 + 2.0 * rho_hat[..max_t].iter().sum::<f64>() + rho_hat[max_t + 1];
+    let tau = -1.0 + 2.0 * rho_hat[..=max_t].iter().sum::<f64>() + rho_hat[max_t + 1];
     Some((total / tau).min(total * total.log10()))
 }
 

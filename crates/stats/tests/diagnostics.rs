@@ -149,3 +149,34 @@ fn diagnostics_are_invariant_to_monotone_transformations() {
     );
     assert!((e1 - e2).abs() < 1e-9, "{e1} {e2}");
 }
+
+/// ArviZ 0.23.4 (numpy 2.4.6) on tests/data/diagnostics_chains.csv:
+/// `az.rhat(x, method="rank")` and `az.ess(x, method="bulk")`, printed by
+/// tests/reference/diagnostics_arviz.py.
+const ARVIZ: [(&str, f64, f64); 5] = [
+    ("iid", 1.0121812437166073, 485.37810436937394),
+    ("ar09", 1.1794797298154398, 16.568991731556668),
+    ("shifted", 1.0792349201885376, 42.84805113738634),
+    ("wide", 1.1507243064623793, 412.3445456832376),
+    ("ties", 1.0129023433895732, 110.98737535354664),
+];
+
+#[test]
+fn rhat_and_ess_match_arviz() {
+    let data = include_str!("data/diagnostics_chains.csv");
+    for (name, rhat, ess) in ARVIZ {
+        let mut chains: Vec<Vec<f64>> = vec![Vec::new(); 4];
+        for line in data.lines().skip(1) {
+            let f: Vec<&str> = line.split(',').collect();
+            if f[0] == name {
+                let c: usize = f[1].parse().unwrap();
+                chains[c].push(f[3].parse().unwrap());
+            }
+        }
+        assert!(chains.iter().all(|c| c.len() == 101), "{name}");
+        let s = slices(&chains);
+        let (r, e) = (split_rhat(&s).unwrap(), ess_bulk(&s).unwrap());
+        assert!((r - rhat).abs() < 1e-10, "{name}: R-hat {r} vs ArviZ {rhat}");
+        assert!((e - ess).abs() < 1e-8 * ess, "{name}: ESS {e} vs ArviZ {ess}");
+    }
+}
