@@ -96,7 +96,7 @@ fn main() {
         options.chains, options.warmup, options.draws, options.threads
     );
     println!(
-        "| state | cells | time (s) | max abs diff vs SOPP | ordering matches | max R-hat | min bulk ESS | divergences | mean leapfrog steps | converged |"
+        "| state | cells | time (s) | max abs diff vs SOPP | ordering matches | max R-hat (reported / parameters) | min bulk ESS (reported / parameters) | divergences | mean leapfrog steps | converged |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for state in states {
@@ -131,11 +131,13 @@ fn main() {
             mine.iter().map(|r| (r.cell.clone(), r.sopp)).collect();
         let d = &result.diagnostics;
         println!(
-            "| {state} | {} | {secs:.1} | {max_diff:.4} | {} | {:.3} | {:.0} | {} | {:.0} | {} |",
+            "| {state} | {} | {secs:.1} | {max_diff:.4} | {} | {:.3} / {:.3} | {:.0} / {:.0} | {} | {:.0} | {} |",
             cells.len(),
             ordering(&ours) == ordering(&theirs),
             d.max_rhat,
+            d.max_rhat_parameters,
             d.min_ess_bulk,
+            d.min_ess_bulk_parameters,
             d.divergences,
             d.mean_leapfrog_steps,
             result.converged,

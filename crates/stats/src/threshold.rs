@@ -110,24 +110,8 @@ impl Dual {
         self.map(self.v.ln(), 1.0 / self.v)
     }
 
-    fn recip(self) -> Dual {
-        let r = 1.0 / self.v;
-        self.map(r, -r * r)
-    }
-
     fn ln_gamma(self) -> Dual {
         self.map(ln_gamma(self.v), digamma(self.v))
-    }
-
-    /// Keeps a Lentz denominator away from zero (value only: where it bites
-    /// the derivative is of no consequence).
-    fn guard(self) -> Dual {
-        const TINY: f64 = 1e-300;
-        if self.v.abs() < TINY {
-            Dual::cst(TINY)
-        } else {
-            self
-        }
     }
 }
 
@@ -281,34 +265,73 @@ fn inv_logit(x: f64) -> f64 {
     }
 }
 
-/// The continued fraction of the incomplete beta function (modified Lentz),
-/// such that I_x(a, b) = xᵃ(1 − x)ᵇ / (a B(a, b)) · cf. Converges fast for
-/// x < (a + 1)/(a + b + 2). Iterates until both the value and its
-/// derivatives have settled; `None` if they do not.
+/// The continued fraction of the incomplete beta function,
+/// I_x(a, b) = xᵃ(1 − x)ᵇ / (a B(a, b)) · 1/(1 + d₁/(1 + d₂/(1 + …))) with
+/// d₂ₘ₊₁ = −(a + m)(a + b + m)x / ((a + 2m)(a + 2m + 1)) and
+/// d₂ₘ = m(b − m)x / ((a + 2m − 1)(a + 2m)). Converges fast for
+/// x < (a + 1)/(a + b + 2).
+///
+/// Evaluated by the forward (Wallis) recurrence on an equivalent fraction
+/// whose partial numerators and denominators are the polynomial numerators
+/// and denominators of the d's, so the loop has no division of dual numbers
+/// (they dominate the cost otherwise); the convergents are rescaled to stay
+/// in range. Iterates until the value and its derivatives have settled;
+/// `None` if they do not.
 fn beta_cf(a: Dual, b: Dual, x: Dual) -> Option<Dual> {
-    const EPS: f64 = 1e-15;
-    const EPS_GRAD: f64 = 1e-13;
-    const MAX_ITER: usize = 2000;
+    const EPS: f64 = 1e-12;
+    const MAX_ITER: usize = 1000;
     let qab = a + b;
-    let qap = a + 1.0;
-    let qam = a - 1.0;
-    let mut c = Dual::cst(1.0);
-    let mut d = (1.0 - qab * x / qap).guard().recip();
-    let mut h = d;
-    for m in 1..=MAX_ITER {
-        let m = m as f64;
-        let m2 = 2.0 * m;
-        let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-        d = (1.0 + aa * d).guard().recip();
-        c = (1.0 + aa / c).guard();
-        h = h * d * c;
-        let aa = -((a + m) * (qab + m) * x) / ((a + m2) * (qap + m2));
-        d = (1.0 + aa * d).guard().recip();
-        c = (1.0 + aa / c).guard();
-        let del = d * c;
-        h = h * del;
-        if (del.v - 1.0).abs() < EPS && del.d.iter().all(|g| g.abs() < EPS_GRAD) {
-            return Some(h);
+    // With dₖ = pₖ/qₖ, the fraction 1/(1 + d₁/(1 + d₂/(1 + …))) equals
+    // 1/(q₀' + p₁/(q₁ + q₁p₂/(q₂ + q₂p₃/(q₃ + …)))) after multiplying the
+    // k-th level by qₖ (an equivalence transformation), where q₀' = 1.
+    // Convergents Aₖ/Bₖ: Aₖ = βₖAₖ₋₁ + αₖAₖ₋₂.
+    // Level 1 (partial numerator 1, denominator 1): A = 1, B = 1.
+    let mut a_prev = Dual::cst(0.0); // A₀
+    let mut b_prev = Dual::cst(1.0); // B₀
+    let mut a_cur = Dual::cst(1.0); // A₁
+    let mut b_cur = Dual::cst(1.0); // B₁
+    let mut q_prev = Dual::cst(1.0);
+    let mut last = Dual::cst(1.0);
+    for k in 1..=2 * MAX_ITER {
+        // dₖ = pₖ/qₖ.
+        let (p, q) = if k % 2 == 1 {
+            let m = ((k - 1) / 2) as f64;
+            (
+                -((a + m) * (qab + m) * x),
+                (a + 2.0 * m) * (a + (2.0 * m + 1.0)),
+            )
+        } else {
+            let m = (k / 2) as f64;
+            (m * (b - m) * x, (a + (2.0 * m - 1.0)) * (a + 2.0 * m))
+        };
+        // Next level: partial numerator q_{k−1}·pₖ, denominator qₖ.
+        let alpha = q_prev * p;
+        let a_next = q * a_cur + alpha * a_prev;
+        let b_next = q * b_cur + alpha * b_prev;
+        a_prev = a_cur;
+        b_prev = b_cur;
+        a_cur = a_next;
+        b_cur = b_next;
+        q_prev = q;
+        // Rescale by a plain number: the ratios, derivatives included, are
+        // unchanged.
+        let scale = b_cur.v.abs();
+        if !(scale > 0.0 && scale.is_finite()) {
+            return None;
+        }
+        let inv = 1.0 / scale;
+        a_prev = a_prev * inv;
+        b_prev = b_prev * inv;
+        a_cur = a_cur * inv;
+        b_cur = b_cur * inv;
+        if k % 2 == 0 {
+            let f = a_cur / b_cur;
+            let settled = (f.v - last.v).abs() <= EPS * f.v.abs()
+                && (0..3).all(|j| (f.d[j] - last.d[j]).abs() <= EPS * (f.v.abs() + f.d[j].abs()));
+            if settled {
+                return Some(f);
+            }
+            last = f;
         }
     }
     None
@@ -789,12 +812,21 @@ pub struct FitOptions {
     pub target_accept: f64,
     /// Maximum tree depth of NUTS.
     pub max_depth: u64,
-    /// Largest acceptable R-hat of any reported quantity or parameter.
+    /// Largest acceptable R-hat of a reported quantity (cell threshold,
+    /// race average, difference); Vehtari et al. (2021) recommend 1.01.
     pub max_rhat: f64,
-    /// Smallest acceptable bulk effective sample size.
+    /// Smallest acceptable bulk ESS of a reported quantity (400: 100 per
+    /// chain for 4 chains, as Vehtari et al.).
     pub min_ess: f64,
-    /// Largest acceptable number of divergent transitions after warm-up.
-    pub max_divergences: u64,
+    /// Largest acceptable R-hat of a model parameter (hyperparameters and
+    /// effects, which are not reported: looser, as the maximum over
+    /// hundreds of them exceeds 1.01 by chance with a few thousand draws).
+    pub max_rhat_parameters: f64,
+    /// Smallest acceptable bulk ESS of a model parameter.
+    pub min_ess_parameters: f64,
+    /// Largest acceptable share of kept draws that ended in a divergent
+    /// transition.
+    pub max_divergence_rate: f64,
     /// The race the others are compared with; `None`: the first race of the
     /// input.
     pub reference_race: Option<String>,
@@ -823,14 +855,16 @@ impl Default for FitOptions {
         FitOptions {
             chains: 4,
             warmup: 500,
-            draws: 500,
+            draws: 1000,
             seed: 1,
             threads: 2,
-            target_accept: 0.9,
+            target_accept: 0.95,
             max_depth: 10,
             max_rhat: 1.01,
             min_ess: 400.0,
-            max_divergences: 0,
+            max_rhat_parameters: 1.05,
+            min_ess_parameters: 100.0,
+            max_divergence_rate: 0.001,
             reference_race: None,
             interval: 0.95,
             mass_matrix: MassMatrix::Diagonal,
@@ -914,15 +948,23 @@ pub struct Diagnostics {
     pub warmup: u64,
     /// Kept draws per chain.
     pub draws: u64,
-    /// Largest rank-normalised split R-hat over every model parameter and
-    /// every reported threshold, average and difference.
+    /// Largest rank-normalised split R-hat of a reported quantity (cell
+    /// thresholds, race averages, differences).
     pub max_rhat: f64,
     /// The quantity with that R-hat.
     pub max_rhat_of: String,
-    /// Smallest bulk effective sample size over the same quantities.
+    /// Smallest bulk effective sample size of a reported quantity.
     pub min_ess_bulk: f64,
     /// The quantity with that ESS.
     pub min_ess_bulk_of: String,
+    /// Largest R-hat of a model parameter (unconstrained scale).
+    pub max_rhat_parameters: f64,
+    /// The parameter with that R-hat.
+    pub max_rhat_parameters_of: String,
+    /// Smallest bulk ESS of a model parameter.
+    pub min_ess_bulk_parameters: f64,
+    /// The parameter with that ESS.
+    pub min_ess_bulk_parameters_of: String,
     /// Divergent transitions after warm-up, all chains.
     pub divergences: u64,
     /// Mean leapfrog steps per kept draw.
@@ -1418,7 +1460,10 @@ fn summarise_fit(
         } else if k < o.phi_r {
             let i = k - o.z;
             let name = if model.centred { "logit t" } else { "z" };
-            format!("{name}[{} / {}]", model.cells[i].location, model.cells[i].race)
+            format!(
+                "{name}[{} / {}]",
+                model.cells[i].location, model.cells[i].race
+            )
         } else if k < o.phi_d {
             format!("phi_r[{}]", race(k - o.phi_r))
         } else if k < o.lambda_r {
@@ -1468,44 +1513,64 @@ fn summarise_fit(
             ));
         }
     }
-    let mut max_rhat = (f64::NEG_INFINITY, String::new());
-    let mut min_ess = (f64::INFINITY, String::new());
+    // The first model.dim() quantities are the parameters, the rest are
+    // reported.
+    let mut worst = [
+        (
+            f64::NEG_INFINITY,
+            String::new(),
+            f64::INFINITY,
+            String::new(),
+        ),
+        (
+            f64::NEG_INFINITY,
+            String::new(),
+            f64::INFINITY,
+            String::new(),
+        ),
+    ];
     let mut undiagnosable = Vec::new();
-    for (name, per_chain) in &quantities {
+    for (k, (name, per_chain)) in quantities.iter().enumerate() {
         let slices: Vec<&[f64]> = per_chain.iter().map(|c| c.as_slice()).collect();
+        let w = &mut worst[usize::from(k >= model.dim())];
         match (
             diagnostics::split_rhat(&slices),
             diagnostics::ess_bulk(&slices),
         ) {
             (Some(rhat), Some(ess)) => {
-                if rhat > max_rhat.0 {
-                    max_rhat = (rhat, name.clone());
+                if rhat > w.0 {
+                    (w.0, w.1) = (rhat, name.clone());
                 }
-                if ess < min_ess.0 {
-                    min_ess = (ess, name.clone());
+                if ess < w.2 {
+                    (w.2, w.3) = (ess, name.clone());
                 }
             }
             _ => undiagnosable.push(name.clone()),
         }
     }
+    let [params, reported] = worst;
     let divergences: u64 = chains.iter().map(|c| c.divergences).sum();
     let mut problems = Vec::new();
-    if !(max_rhat.0 <= options.max_rhat) {
-        problems.push(format!(
-            "R-hat {:.3} of {} is above {}",
-            max_rhat.0, max_rhat.1, options.max_rhat
-        ));
+    for (w, max_rhat, min_ess) in [
+        (&reported, options.max_rhat, options.min_ess),
+        (
+            &params,
+            options.max_rhat_parameters,
+            options.min_ess_parameters,
+        ),
+    ] {
+        if !(w.0 <= max_rhat) {
+            problems.push(format!("R-hat {:.3} of {} is above {max_rhat}", w.0, w.1));
+        }
+        if !(w.2 >= min_ess) {
+            problems.push(format!("bulk ESS {:.0} of {} is below {min_ess}", w.2, w.3));
+        }
     }
-    if !(min_ess.0 >= options.min_ess) {
+    let total_kept = (nchains * ndraws) as f64;
+    if divergences as f64 > options.max_divergence_rate * total_kept {
         problems.push(format!(
-            "bulk ESS {:.0} of {} is below {}",
-            min_ess.0, min_ess.1, options.min_ess
-        ));
-    }
-    if divergences > options.max_divergences {
-        problems.push(format!(
-            "{divergences} divergent transitions (at most {} allowed)",
-            options.max_divergences
+            "{divergences} divergent transitions in {total_kept} draws (at most {:.1}% allowed)",
+            100.0 * options.max_divergence_rate
         ));
     }
     if !undiagnosable.is_empty() {
@@ -1514,15 +1579,18 @@ fn summarise_fit(
             undiagnosable.join(", ")
         ));
     }
-    let total_kept = (nchains * ndraws) as f64;
     let diagnostics = Diagnostics {
         chains: nchains,
         warmup: options.warmup,
         draws: options.draws,
-        max_rhat: max_rhat.0,
-        max_rhat_of: max_rhat.1,
-        min_ess_bulk: min_ess.0,
-        min_ess_bulk_of: min_ess.1,
+        max_rhat: reported.0,
+        max_rhat_of: reported.1.clone(),
+        min_ess_bulk: reported.2,
+        min_ess_bulk_of: reported.3.clone(),
+        max_rhat_parameters: params.0,
+        max_rhat_parameters_of: params.1.clone(),
+        min_ess_bulk_parameters: params.2,
+        min_ess_bulk_parameters_of: params.3.clone(),
         divergences,
         mean_leapfrog_steps: chains.iter().map(|c| c.leapfrog_steps).sum::<u64>() as f64
             / total_kept,

@@ -83,7 +83,10 @@ fn autocorrelated_draws_have_the_theoretical_ess() {
         // The same without rank normalisation (Gaussian draws: no change).
         let c = ar1(&mut rng, 4, 2000, rho);
         let basic = ess_basic(&c).unwrap();
-        assert!((basic / expected - 1.0).abs() < 0.25, "{basic} vs {expected}");
+        assert!(
+            (basic / expected - 1.0).abs() < 0.25,
+            "{basic} vs {expected}"
+        );
     }
 }
 
@@ -176,7 +179,13 @@ fn rhat_and_ess_match_arviz() {
         assert!(chains.iter().all(|c| c.len() == 101), "{name}");
         let s = slices(&chains);
         let (r, e) = (split_rhat(&s).unwrap(), ess_bulk(&s).unwrap());
-        assert!((r - rhat).abs() < 1e-10, "{name}: R-hat {r} vs ArviZ {rhat}");
-        assert!((e - ess).abs() < 1e-8 * ess, "{name}: ESS {e} vs ArviZ {ess}");
+        assert!(
+            (r - rhat).abs() < 1e-10,
+            "{name}: R-hat {r} vs ArviZ {rhat}"
+        );
+        assert!(
+            (e - ess).abs() < 1e-8 * ess,
+            "{name}: ESS {e} vs ArviZ {ess}"
+        );
     }
 }

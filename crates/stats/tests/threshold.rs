@@ -400,7 +400,11 @@ fn check_against_sopp(state: &str) {
     }
     // Posterior predictive check: the model reproduces the observed rates
     // (SOPP report RMS errors of a fraction of a percentage point).
-    assert!(est.search_rate_rms_error < 0.005, "{}", est.search_rate_rms_error);
+    assert!(
+        est.search_rate_rms_error < 0.005,
+        "{}",
+        est.search_rate_rms_error
+    );
     assert!(est.hit_rate_rms_error < 0.05, "{}", est.hit_rate_rms_error);
     eprintln!(
         "{state}: max |threshold − SOPP| = {worst:.4}, R-hat {:.3}, bulk ESS {:.0}, {} divergences",
@@ -470,11 +474,11 @@ fn simulate(rng: &mut Rng, locations: usize, stops: u64) -> (Vec<CellCounts>, Ve
 
 #[test]
 fn intervals_cover_simulated_thresholds_at_their_nominal_rate() {
-    let seeds = 24;
+    let seeds = 20;
     let options = FitOptions {
         interval: 0.9,
         warmup: 300,
-        draws: 250,
+        draws: 300,
         ..FitOptions::default()
     };
     let (mut covered, mut total) = (0, 0);
@@ -498,8 +502,10 @@ fn intervals_cover_simulated_thresholds_at_their_nominal_rate() {
         }
     }
     let rate = covered as f64 / total as f64;
-    eprintln!("90% intervals cover {covered} of {total} simulated thresholds ({rate:.3}); {unconverged} fits with R-hat > 1.05");
-    // 360 intervals: at 90% the binomial sd is 1.6 points; the thresholds of
+    eprintln!(
+        "90% intervals cover {covered} of {total} simulated thresholds ({rate:.3}); {unconverged} fits with R-hat > 1.05"
+    );
+    // 300 intervals: at 90% the binomial sd is 1.7 points; the thresholds of
     // one data set share hyperparameters, so allow about three sd each way.
     assert!((0.84..=0.96).contains(&rate), "coverage {rate}");
     assert!(unconverged <= 1, "{unconverged} fits with R-hat > 1.05");
