@@ -1053,7 +1053,7 @@ impl Posterior {
 
 impl ThresholdModel {
     /// Sampler coordinates y to model coordinates x (see [`Posterior`]).
-    fn from_sampler(&self, y: &[f64], x: &mut [f64]) {
+    fn sampler_to_model(&self, y: &[f64], x: &mut [f64]) {
         let (nr, nd, _) = self.sizes();
         let o = self.offsets();
         x.copy_from_slice(y);
@@ -1066,7 +1066,7 @@ impl ThresholdModel {
     }
 
     /// Model coordinates x to sampler coordinates y.
-    fn to_sampler(&self, x: &[f64]) -> Vec<f64> {
+    fn model_to_sampler(&self, x: &[f64]) -> Vec<f64> {
         let (nr, nd, _) = self.sizes();
         let o = self.offsets();
         let mut y = x.to_vec();
@@ -1080,7 +1080,7 @@ impl ThresholdModel {
     }
 
     /// The gradient in model coordinates to the gradient in sampler
-    /// coordinates (the transpose of the Jacobian of `from_sampler`).
+    /// coordinates (the transpose of the Jacobian of `sampler_to_model`).
     fn gradient_to_sampler(&self, gx: &[f64], gy: &mut [f64]) {
         let (nr, nd, _) = self.sizes();
         let o = self.offsets();
@@ -1130,7 +1130,7 @@ impl nuts_rs::CpuLogpFunc for Posterior {
     }
 
     fn logp(&mut self, position: &[f64], gradient: &mut [f64]) -> Result<f64, OutOfSupport> {
-        self.model.from_sampler(position, &mut self.x);
+        self.model.sampler_to_model(position, &mut self.x);
         let lp = self
             .model
             .log_density(&self.x, &mut self.gx)
@@ -1268,7 +1268,7 @@ fn drive<S: nuts_rs::Settings>(
         .new_chain(chain as u64, math, &mut rng)
         .map_err(|e| ThresholdError::Sampler(e.to_string()))?;
     sampler
-        .set_position(&model.to_sampler(start))
+        .set_position(&model.model_to_sampler(start))
         .map_err(|e| ThresholdError::Sampler(e.to_string()))?;
 
     let mut out = ChainOutput {
@@ -1295,7 +1295,7 @@ fn drive<S: nuts_rs::Settings>(
             out.max_depth_hits += 1;
         }
         let mut x = vec![0.0; draw.len()];
-        model.from_sampler(&draw, &mut x);
+        model.sampler_to_model(&draw, &mut x);
         let cells = model.cell_values(&x).ok_or_else(|| {
             ThresholdError::Sampler("a kept draw has non-finite rates".to_string())
         })?;
@@ -1559,10 +1559,11 @@ fn summarise_fit(
             options.min_ess_parameters,
         ),
     ] {
-        if !(w.0 <= max_rhat) {
+        // NaN (no diagnostics) fails too.
+        if w.0.is_nan() || w.0 > max_rhat {
             problems.push(format!("R-hat {:.3} of {} is above {max_rhat}", w.0, w.1));
         }
-        if !(w.2 >= min_ess) {
+        if w.2.is_nan() || w.2 < min_ess {
             problems.push(format!("bulk ESS {:.0} of {} is below {min_ess}", w.2, w.3));
         }
     }
