@@ -265,6 +265,68 @@ fn inv_logit(x: f64) -> f64 {
     }
 }
 
+/// A dual number with two partial derivatives (with respect to logit φ and
+/// log λ), for the continued fraction, whose argument x = t does not depend
+/// on them.
+#[derive(Clone, Copy, Debug)]
+struct Dual2 {
+    v: f64,
+    d: [f64; 2],
+}
+
+impl Dual2 {
+    const fn cst(v: f64) -> Dual2 {
+        Dual2 { v, d: [0.0; 2] }
+    }
+
+    fn of(x: Dual) -> Dual2 {
+        Dual2 {
+            v: x.v,
+            d: [x.d[1], x.d[2]],
+        }
+    }
+
+    fn add(self, o: Dual2) -> Dual2 {
+        Dual2 {
+            v: self.v + o.v,
+            d: [self.d[0] + o.d[0], self.d[1] + o.d[1]],
+        }
+    }
+
+    fn add_c(self, c: f64) -> Dual2 {
+        Dual2 {
+            v: self.v + c,
+            d: self.d,
+        }
+    }
+
+    fn mul(self, o: Dual2) -> Dual2 {
+        Dual2 {
+            v: self.v * o.v,
+            d: [
+                self.d[0] * o.v + self.v * o.d[0],
+                self.d[1] * o.v + self.v * o.d[1],
+            ],
+        }
+    }
+
+    fn scale(self, c: f64) -> Dual2 {
+        Dual2 {
+            v: self.v * c,
+            d: [self.d[0] * c, self.d[1] * c],
+        }
+    }
+
+    fn div(self, o: Dual2) -> Dual2 {
+        let q = self.v / o.v;
+        let r = 1.0 / o.v;
+        Dual2 {
+            v: q,
+            d: [(self.d[0] - q * o.d[0]) * r, (self.d[1] - q * o.d[1]) * r],
+        }
+    }
+}
+
 /// The continued fraction of the incomplete beta function,
 /// I_x(a, b) = xᵃ(1 − x)ᵇ / (a B(a, b)) · 1/(1 + d₁/(1 + d₂/(1 + …))) with
 /// d₂ₘ₊₁ = −(a + m)(a + b + m)x / ((a + 2m)(a + 2m + 1)) and
@@ -275,39 +337,42 @@ fn inv_logit(x: f64) -> f64 {
 /// whose partial numerators and denominators are the polynomial numerators
 /// and denominators of the d's, so the loop has no division of dual numbers
 /// (they dominate the cost otherwise); the convergents are rescaled to stay
-/// in range. Iterates until the value and its derivatives have settled;
-/// `None` if they do not.
-fn beta_cf(a: Dual, b: Dual, x: Dual) -> Option<Dual> {
+/// in range. The derivatives are with respect to a and b only (x is a
+/// plain number; the caller supplies the x derivative of the incomplete
+/// beta, the density). Iterates until the value and its derivatives have
+/// settled; `None` if they do not.
+fn beta_cf(a: Dual2, b: Dual2, x: f64) -> Option<Dual2> {
     const EPS: f64 = 1e-12;
     const MAX_ITER: usize = 1000;
-    let qab = a + b;
-    // With dₖ = pₖ/qₖ, the fraction 1/(1 + d₁/(1 + d₂/(1 + …))) equals
-    // 1/(q₀' + p₁/(q₁ + q₁p₂/(q₂ + q₂p₃/(q₃ + …)))) after multiplying the
-    // k-th level by qₖ (an equivalence transformation), where q₀' = 1.
-    // Convergents Aₖ/Bₖ: Aₖ = βₖAₖ₋₁ + αₖAₖ₋₂.
-    // Level 1 (partial numerator 1, denominator 1): A = 1, B = 1.
-    let mut a_prev = Dual::cst(0.0); // A₀
-    let mut b_prev = Dual::cst(1.0); // B₀
-    let mut a_cur = Dual::cst(1.0); // A₁
-    let mut b_cur = Dual::cst(1.0); // B₁
-    let mut q_prev = Dual::cst(1.0);
-    let mut last = Dual::cst(1.0);
+    let qab = a.add(b);
+    // With dₖ = pₖ/qₖ, multiplying the k-th level of the fraction by qₖ (an
+    // equivalence transformation) gives partial numerators qₖ₋₁pₖ and
+    // partial denominators qₖ (q₀ = 1). Convergents Aₖ/Bₖ, with
+    // Aₖ₊₁ = qₖAₖ + qₖ₋₁pₖAₖ₋₁; level 1 (numerator 1, denominator 1)
+    // gives A₁ = B₁ = 1 from A₀ = 0, B₀ = 1.
+    let mut a_prev = Dual2::cst(0.0);
+    let mut b_prev = Dual2::cst(1.0);
+    let mut a_cur = Dual2::cst(1.0);
+    let mut b_cur = Dual2::cst(1.0);
+    let mut q_prev = Dual2::cst(1.0);
+    let mut last = Dual2::cst(1.0);
     for k in 1..=2 * MAX_ITER {
-        // dₖ = pₖ/qₖ.
         let (p, q) = if k % 2 == 1 {
             let m = ((k - 1) / 2) as f64;
             (
-                -((a + m) * (qab + m) * x),
-                (a + 2.0 * m) * (a + (2.0 * m + 1.0)),
+                a.add_c(m).mul(qab.add_c(m)).scale(-x),
+                a.add_c(2.0 * m).mul(a.add_c(2.0 * m + 1.0)),
             )
         } else {
             let m = (k / 2) as f64;
-            (m * (b - m) * x, (a + (2.0 * m - 1.0)) * (a + 2.0 * m))
+            (
+                b.add_c(-m).scale(m * x),
+                a.add_c(2.0 * m - 1.0).mul(a.add_c(2.0 * m)),
+            )
         };
-        // Next level: partial numerator q_{k−1}·pₖ, denominator qₖ.
-        let alpha = q_prev * p;
-        let a_next = q * a_cur + alpha * a_prev;
-        let b_next = q * b_cur + alpha * b_prev;
+        let alpha = q_prev.mul(p);
+        let a_next = q.mul(a_cur).add(alpha.mul(a_prev));
+        let b_next = q.mul(b_cur).add(alpha.mul(b_prev));
         a_prev = a_cur;
         b_prev = b_cur;
         a_cur = a_next;
@@ -320,14 +385,14 @@ fn beta_cf(a: Dual, b: Dual, x: Dual) -> Option<Dual> {
             return None;
         }
         let inv = 1.0 / scale;
-        a_prev = a_prev * inv;
-        b_prev = b_prev * inv;
-        a_cur = a_cur * inv;
-        b_cur = b_cur * inv;
+        a_prev = a_prev.scale(inv);
+        b_prev = b_prev.scale(inv);
+        a_cur = a_cur.scale(inv);
+        b_cur = b_cur.scale(inv);
         if k % 2 == 0 {
-            let f = a_cur / b_cur;
+            let f = a_cur.div(b_cur);
             let settled = (f.v - last.v).abs() <= EPS * f.v.abs()
-                && (0..3).all(|j| (f.d[j] - last.d[j]).abs() <= EPS * (f.v.abs() + f.d[j].abs()));
+                && (0..2).all(|j| (f.d[j] - last.d[j]).abs() <= EPS * (f.v.abs() + f.d[j].abs()));
             if settled {
                 return Some(f);
             }
@@ -352,16 +417,7 @@ fn row_rates(logit_t: f64, logit_phi: f64, log_lambda: f64) -> Option<RowRates> 
     let phi = inv_logit(logit_phi);
     let phic = inv_logit(-logit_phi);
     let lam = log_lambda.exp();
-    let dt = t * tc;
     let dphi = phi * phic;
-    let t_d = Dual {
-        v: t,
-        d: [dt, 0.0, 0.0],
-    };
-    let tc_d = Dual {
-        v: tc,
-        d: [-dt, 0.0, 0.0],
-    };
     // d/du ln σ(u) = 1 − σ(u); d/du ln(1 − σ(u)) = −σ(u).
     let ln_t = Dual {
         v: -softplus(-logit_t),
@@ -390,11 +446,19 @@ fn row_rates(logit_t: f64, logit_phi: f64, log_lambda: f64) -> Option<RowRates> 
     }
     let ln_beta = a.ln_gamma() + b.ln_gamma() - lam_d.ln_gamma();
     let e = (a * ln_t + b * ln_tc - ln_beta).exp();
+    // The fraction's derivatives in (logit φ, log λ), embedded with a zero
+    // logit-t derivative; that one is the density: d/du P(X > t) = −E.
+    let embed = |c: Dual2| Dual {
+        v: c.v,
+        d: [0.0, c.d[0], c.d[1]],
+    };
     let (search, no_search) = if t < (a.v + 1.0) / (lam + 2.0) {
-        let cdf = e * beta_cf(a, b, t_d)? / a;
+        let mut cdf = e * embed(beta_cf(Dual2::of(a), Dual2::of(b), t)?) / a;
+        cdf.d[0] = e.v;
         (1.0 - cdf, cdf)
     } else {
-        let sf = e * beta_cf(b, a, tc_d)? / b;
+        let mut sf = e * embed(beta_cf(Dual2::of(b), Dual2::of(a), tc)?) / b;
+        sf.d[0] = -e.v;
         (sf, 1.0 - sf)
     };
     let extra = e / (lam_d * search);
