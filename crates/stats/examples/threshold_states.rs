@@ -77,8 +77,9 @@ fn main() {
     if std::env::var("THRESHOLD_LOW_RANK").is_ok() {
         options.mass_matrix = stats::threshold::MassMatrix::LowRank;
     }
-    if std::env::var("THRESHOLD_NONCENTRED").is_ok() {
-        options.centred_thresholds = false;
+    if let Ok(v) = std::env::var("THRESHOLD_CENTRE_FROM") {
+        let k: u64 = v.parse().expect("THRESHOLD_CENTRE_FROM");
+        options.centring = stats::threshold::Centring::FromSearches(k);
     }
     if let Ok(v) = std::env::var("THRESHOLD_TARGET") {
         options.target_accept = v.parse().expect("THRESHOLD_TARGET");

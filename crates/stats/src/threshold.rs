@@ -55,7 +55,7 @@
 //! ranges. The sampler moves location *levels* (φ_d + mean_r φ_r, and the
 //! same for λ) rather than location effects, a linear change of variables
 //! that leaves the posterior unchanged; the thresholds are non-centred as
-//! in SOPP's code by default ([`FitOptions::centred_thresholds`]).
+//! in SOPP's code by default ([`FitOptions::centring`]).
 //!
 //! Every result carries
 //! rank-normalised split R-hat and bulk ESS ([`crate::diagnostics`]) of each
@@ -618,9 +618,9 @@ pub struct ThresholdModel {
     h: Vec<f64>,
     /// The cells, in the order of the input.
     cells: Vec<CellCounts>,
-    /// Whether the sampler sees logit t directly (centred) or through
-    /// z = (logit t − t_r)/σ_r (non-centred).
-    centred: bool,
+    /// Per cell: whether the sampler sees logit t directly (centred) or
+    /// through z = (logit t − t_r)/σ_r (non-centred).
+    centred: Vec<bool>,
 }
 
 impl ThresholdModel {
@@ -685,7 +685,7 @@ impl ThresholdModel {
             races,
             locations,
             cells: cells.to_vec(),
-            centred: false,
+            centred: vec![false; cells.len()],
         })
     }
 
@@ -695,7 +695,18 @@ impl ThresholdModel {
     /// The posterior is the same; which one samples faster depends on how
     /// strongly the data pin each threshold down (centred when they do).
     pub fn with_centred_thresholds(mut self, centred: bool) -> ThresholdModel {
-        self.centred = centred;
+        self.centred.fill(centred);
+        self
+    }
+
+    /// The same model with the thresholds of cells with at least
+    /// `min_searches` searches centred and the others non-centred (the
+    /// usual remedy when some cells are pinned down by their data and
+    /// others are not).
+    pub fn with_centred_thresholds_from(mut self, min_searches: u64) -> ThresholdModel {
+        for (c, cell) in self.centred.iter_mut().zip(&self.cells) {
+            *c = cell.searches >= min_searches;
+        }
         self
     }
 
@@ -743,7 +754,7 @@ impl ThresholdModel {
     fn predictors(&self, o: &Offsets, x: &[f64], i: usize) -> (f64, f64, f64) {
         let r = self.race_of[i];
         let d = self.loc_of[i];
-        let u = if self.centred {
+        let u = if self.centred[i] {
             x[o.z + i]
         } else {
             x[o.t_r + r] + x[o.log_sigma + r].exp() * x[o.z + i]
@@ -780,8 +791,8 @@ impl ThresholdModel {
             normal(o.phi_d + d, 0.0, PHI_D_SD, &mut lp);
             normal(o.lambda_d + d, 0.0, LAMBDA_D_SD, &mut lp);
         }
-        if !self.centred {
-            for i in 0..self.n.len() {
+        for i in 0..self.n.len() {
+            if !self.centred[i] {
                 normal(o.z + i, 0.0, 1.0, &mut lp);
             }
         }
@@ -793,9 +804,10 @@ impl ThresholdModel {
             lp += -0.5 * q * q + ls;
             grad[o.log_sigma + r] += -q * q + 1.0;
         }
-        if self.centred {
-            // logit t ~ N(t_r, σ_r): density and its gradient in (u, t_r, ln σ).
-            for i in 0..self.n.len() {
+        // Centred cells: logit t ~ N(t_r, σ_r), density and gradient in
+        // (u, t_r, ln σ).
+        for i in 0..self.n.len() {
+            if self.centred[i] {
                 let r = self.race_of[i];
                 let ls = x[o.log_sigma + r];
                 let sigma = ls.exp();
@@ -830,7 +842,7 @@ impl ThresholdModel {
             let [gu, gp, gl] = acc.d;
             let r = self.race_of[i];
             let d = self.loc_of[i];
-            if self.centred {
+            if self.centred[i] {
                 grad[o.z + i] += gu;
             } else {
                 let sigma = x[o.log_sigma + r].exp();
@@ -920,9 +932,21 @@ pub struct FitOptions {
     pub interval: f64,
     /// Mass matrix adapted during warm-up.
     pub mass_matrix: MassMatrix,
-    /// Sample the cell thresholds centred (see
-    /// [`ThresholdModel::with_centred_thresholds`]).
-    pub centred_thresholds: bool,
+    /// How the cell thresholds are parameterised for the sampler (the
+    /// posterior is the same).
+    pub centring: Centring,
+}
+
+/// How the sampler sees the cell thresholds (see
+/// [`ThresholdModel::with_centred_thresholds`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Centring {
+    /// z ~ N(0, 1), logit t = t_r + σ_r z, as SOPP's Stan code.
+    NonCentred,
+    /// logit t itself, with prior N(t_r, σ_r).
+    Centred,
+    /// Centred for cells with at least this many searches.
+    FromSearches(u64),
 }
 
 /// The mass matrix NUTS adapts during warm-up.
@@ -954,7 +978,7 @@ impl Default for FitOptions {
             reference_race: None,
             interval: 0.95,
             mass_matrix: MassMatrix::Diagonal,
-            centred_thresholds: false,
+            centring: Centring::NonCentred,
         }
     }
 }
@@ -1317,7 +1341,7 @@ fn starting_point(model: &ThresholdModel, stream: u64) -> Result<Vec<f64>, Thres
         }
         for i in 0..nc {
             let z = init_rng.uniform(-0.75, 0.75);
-            start[o.z + i] = if model.centred {
+            start[o.z + i] = if model.centred[i] {
                 let r = model.race_of[i];
                 start[o.t_r + r] + start[o.log_sigma + r].exp() * z
             } else {
@@ -1426,7 +1450,12 @@ pub fn fit(cells: &[CellCounts], options: &FitOptions) -> Result<ThresholdResult
             "the interval probability must be between 0 and 1".into(),
         ));
     }
-    let model = ThresholdModel::new(cells)?.with_centred_thresholds(options.centred_thresholds);
+    let model = ThresholdModel::new(cells)?;
+    let model = match options.centring {
+        Centring::NonCentred => model.with_centred_thresholds(false),
+        Centring::Centred => model.with_centred_thresholds(true),
+        Centring::FromSearches(k) => model.with_centred_thresholds_from(k),
+    };
     let reference = match &options.reference_race {
         Some(r) => {
             if !model.races.contains(r) {
@@ -1545,7 +1574,7 @@ fn summarise_fit(
             format!("t_r[{}]", race(k - o.t_r))
         } else if k < o.phi_r {
             let i = k - o.z;
-            let name = if model.centred { "logit t" } else { "z" };
+            let name = if model.centred[i] { "logit t" } else { "z" };
             format!(
                 "{name}[{} / {}]",
                 model.cells[i].location, model.cells[i].race
