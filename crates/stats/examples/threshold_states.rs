@@ -5,6 +5,12 @@
 //! [STATE ...]`. Prints, per state: cells, wall time, the largest
 //! |Lantern − SOPP| threshold, whether the race ordering of the average
 //! thresholds matches SOPP's, and the diagnostics.
+//!
+//! For experiments, environment variables change the default options:
+//! `THRESHOLD_DRAWS=N` (warm-up and kept draws per chain), `THRESHOLD_KEEP=N`
+//! (kept draws only), `THRESHOLD_TARGET=0.9` (target acceptance),
+//! `THRESHOLD_LOW_RANK=1` (low-rank mass matrix), `THRESHOLD_CENTRE_FROM=K`
+//! (centre the thresholds of cells with at least K searches).
 
 use std::collections::HashMap;
 use std::time::Instant;
