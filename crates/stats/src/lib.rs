@@ -19,6 +19,9 @@
 //! - [`sun`]: sunset and dusk times by the suncalc algorithm.
 //! - [`disclosure`]: primary and complementary suppression of small counts
 //!   in published tables.
+//! - [`threshold`]: the threshold test for discrimination in searches
+//!   (Simoiu et al. 2017), sampled by NUTS.
+//! - [`diagnostics`]: MCMC convergence diagnostics (split R-hat, bulk ESS).
 //!
 //! Errors are returned, never panicked: each module has an error enum with
 //! a message that says what was wrong with the input. Where valid input has
@@ -36,6 +39,7 @@
 
 #![warn(missing_docs)]
 
+pub mod diagnostics;
 pub mod disclosure;
 pub mod glm;
 pub mod interval;
@@ -46,5 +50,6 @@ pub mod rake;
 pub mod spline;
 pub mod student;
 pub mod sun;
+pub mod threshold;
 
 mod special;
