@@ -24,6 +24,7 @@ use crate::web::fmt;
 use crate::web::i18n::Lang;
 use crate::web::page;
 
+pub mod about;
 pub mod catalogue;
 pub mod staff;
 
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/{agency}/methodology", get(methodology))
         .route("/{agency}/open-data", get(catalogue::open_data))
         .route("/{agency}/data.json", get(catalogue::data_json))
+        .route("/{agency}/about-data", get(about::about_data))
         .route(
             "/{agency}/staff/publish",
             get(staff::form).post(staff::publish),

@@ -61,6 +61,7 @@ const EXPECTED: &[(&str, &str, Expect)] = &[
     ("GET", "/{agency}/data/{topic}/{file}", Everyone),
     ("GET", "/{agency}/methodology", Everyone),
     ("GET", "/{agency}/open-data", Everyone),
+    ("GET", "/{agency}/about-data", Everyone),
     ("GET", "/{agency}/data.json", Everyone),
     ("GET", "/{agency}/staff/publish", SignedIn(PUBLISHERS)),
     ("POST", "/{agency}/staff/publish", SignedIn(PUBLISHERS)),

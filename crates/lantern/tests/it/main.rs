@@ -12,6 +12,7 @@ mod demo;
 mod durability;
 mod pages;
 mod portal;
+mod portal_pages;
 mod portal_surveys;
 mod privacy;
 mod readable;
