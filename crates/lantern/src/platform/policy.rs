@@ -124,6 +124,8 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/{agency}/methodology", Public),
     rule("GET", "/{agency}/open-data", Public),
     rule("GET", "/{agency}/about-data", Public),
+    rule("GET", "/{agency}/report", Public),
+    rule("GET", "/{agency}/report/{year}", Public),
     rule("GET", "/{agency}/data.json", Public),
     rule("GET", "/{agency}/staff/publish", Staff(Publish)),
     rule("POST", "/{agency}/staff/publish", Staff(Publish)),

@@ -26,6 +26,7 @@ use crate::web::page;
 
 pub mod about;
 pub mod catalogue;
+pub mod report;
 pub mod staff;
 
 pub fn router() -> Router<AppState> {
@@ -36,6 +37,8 @@ pub fn router() -> Router<AppState> {
         .route("/{agency}/open-data", get(catalogue::open_data))
         .route("/{agency}/data.json", get(catalogue::data_json))
         .route("/{agency}/about-data", get(about::about_data))
+        .route("/{agency}/report", get(report::list))
+        .route("/{agency}/report/{year}", get(report::report))
         .route(
             "/{agency}/staff/publish",
             get(staff::form).post(staff::publish),

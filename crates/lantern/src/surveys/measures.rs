@@ -280,23 +280,26 @@ impl Topic for SurveysTopic {
             data_through,
             ..Computed::default()
         };
+        // The overview's figures: each score of the main survey by published year.
         if let Some(main) = main_survey(&surveys) {
             let every_year = Selection::default();
-            out.headlines.push(Headline {
-                measure: "surveys.trust",
-                label: k(lang, "headline"),
-                series: rows(&main.results, MEASURES[0].2, &every_year, years)
-                    .into_iter()
-                    .map(|r| {
-                        let v = match est_of(&r.value) {
-                            Some(e) => Disclosed::Shown(e.value),
-                            None => Disclosed::Withheld,
-                        };
-                        (r.period, v)
-                    })
-                    .collect(),
-                kind: Kind::Score,
-            });
+            for (id, key, score) in MEASURES {
+                out.headlines.push(Headline {
+                    measure: id,
+                    label: k(lang, &format!("{key}.headline")),
+                    series: rows(&main.results, score, &every_year, years)
+                        .into_iter()
+                        .map(|r| {
+                            let v = match est_of(&r.value) {
+                                Some(e) => Disclosed::Shown(e.value),
+                                None => Disclosed::Withheld,
+                            };
+                            (r.period, v)
+                        })
+                        .collect(),
+                    kind: Kind::Score,
+                });
+            }
         }
         for (id, key, score) in MEASURES {
             if !wanted.contains(&id) {

@@ -25,12 +25,14 @@ fn noon(y: i32, m: u32, d: u32) -> i64 {
         .timestamp()
 }
 
-/// Riverton with a community survey that publishes its results: 30 answers in November
-/// 2025, 3 in December (too few: withheld, and November with it as its complement), and 40
-/// in each month from January to May 2026. Returns the survey and an analyst's client.
-async fn riverton_with_survey(app: &TestApp) -> (store::Survey, Client) {
-    let a = agency(app).await;
-    let s = app.published_survey(&a, Template::CommunityTrust).await;
+/// A community survey of `agency` that publishes its results, with `n` answers in each
+/// (year, month, n), varied so the scores have spread.
+pub async fn survey_with_answers(
+    app: &TestApp,
+    agency: &lantern::platform::agencies::Agency,
+    months: &[(i32, u32, u32)],
+) -> store::Survey {
+    let s = app.published_survey(agency, Template::CommunityTrust).await;
     store::set_options(
         &app.db,
         &s,
@@ -42,15 +44,12 @@ async fn riverton_with_survey(app: &TestApp) -> (store::Survey, Client) {
     )
     .await
     .unwrap();
-    let s = store::get(&app.db, a.id, s.id).await.unwrap().unwrap();
+    let s = store::get(&app.db, agency.id, s.id).await.unwrap().unwrap();
     let mut rows = Vec::new();
-    let months = [(2025, 11, 30), (2025, 12, 3)]
-        .into_iter()
-        .chain((1..=5).map(|m| (2026, m, 40)));
-    for (y, m, n) in months {
+    for &(y, m, n) in months {
         for i in 0..n {
             let mut answers = Answers::new();
-            let x = |k: u32| Answer::Number(f64::from((i * k + m) % 11));
+            let x = |k: u32| Answer::Number(f64::from((i * k + m + y as u32) % 11));
             answers.insert("trust_respect".into(), x(3));
             answers.insert("trust_listen".into(), x(7));
             answers.insert("safety_night".into(), x(5));
@@ -66,22 +65,33 @@ async fn riverton_with_survey(app: &TestApp) -> (store::Survey, Client) {
         }
     }
     writer::insert_all(&app.db, &rows).await.unwrap();
+    s
+}
+
+/// Riverton with a community survey that publishes its results: 30 answers in November
+/// 2025, 3 in December (too few: withheld, and November with it as its complement), and 40
+/// in each month from January to May 2026. Returns the survey and an analyst's client.
+async fn riverton_with_survey(app: &TestApp) -> (store::Survey, Client) {
+    let a = agency(app).await;
+    let mut months = vec![(2025, 11, 30), (2025, 12, 3)];
+    months.extend((1..=5).map(|m| (2026, m, 40)));
+    let s = survey_with_answers(app, &a, &months).await;
     let (_, pw) = app.user(&a, "ana", Role::Analyst).await;
     let analyst = app.client().signed_in("riverton", "ana", &pw).await;
     (s, analyst)
 }
 
-async fn publish(analyst: &mut Client, measures: &[&str], years: &[&str]) {
+pub async fn publish(analyst: &mut Client, slug: &str, measures: &[&str], years: &[&str]) {
     let mut fields: Vec<(&str, &str)> = measures.iter().map(|m| ("measure", *m)).collect();
     fields.extend(years.iter().map(|y| ("year", *y)));
     analyst
-        .post("/riverton/staff/publish", &fields)
+        .post(&format!("/{slug}/staff/publish"), &fields)
         .await
         .assert_status(StatusCode::SEE_OTHER);
 }
 
 /// A CSV as rows of fields, without its header.
-fn csv_rows(csv: &str) -> Vec<Vec<String>> {
+pub fn csv_rows(csv: &str) -> Vec<Vec<String>> {
     csv::Reader::from_reader(csv.as_bytes())
         .records()
         .map(|r| r.unwrap().iter().map(str::to_string).collect())
@@ -106,6 +116,7 @@ db_test!(published_scores_equal_the_staff_results, |app| {
     assert!(form.body.contains("value=\"2025\"") && form.body.contains("value=\"2026\""));
     publish(
         &mut analyst,
+        "riverton",
         &[
             "surveys.trust",
             "surveys.safety",
@@ -274,7 +285,7 @@ db_test!(
     only_published_scores_and_years_and_surveys_are_public,
     |app| {
         let (s, mut analyst) = riverton_with_survey(&app).await;
-        publish(&mut analyst, &["surveys.trust"], &["2026"]).await;
+        publish(&mut analyst, "riverton", &["surveys.trust"], &["2026"]).await;
         let mut visitor = app.client();
         let page = visitor.get("/riverton/data/surveys").await;
         page.assert_status(StatusCode::OK);
