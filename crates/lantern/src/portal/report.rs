@@ -36,6 +36,8 @@ pub struct MeasureChanges {
 /// One topic of the report.
 pub struct ReportTopic {
     pub id: &'static str,
+    /// The year compared with, when the topic publishes it; else empty.
+    pub before: String,
     pub title: String,
     pub intro: String,
     pub views: Vec<ShownView>,
@@ -50,8 +52,6 @@ pub struct ReportTopic {
 struct ReportPage<'a> {
     ctx: &'a Ctx,
     year: String,
-    /// The year compared with, when it is published.
-    before: String,
     published: String,
     topics: Vec<ReportTopic>,
     threshold: String,
@@ -171,6 +171,10 @@ fn row_changes(lang: Lang, now: &View, before: &View) -> Vec<Change> {
                 .rows
                 .iter()
                 .find(|b| text(b).as_ref() == Some(&l))?;
+            // Nothing to say of a row with no value either year (a measure not recorded).
+            if matches!((&b[value], &r[value]), (Value::Empty, Value::Empty)) {
+                return None;
+            }
             let change = match (b[value].number(), r[value].number()) {
                 (Some(x), Some(y)) => change(lang, kind, x, y),
                 _ => String::new(),
@@ -208,7 +212,6 @@ pub async fn report(
         .map(|y| (y - 1).to_string())
         .map_err(|_| AppError::NotFound)?;
     let mut topics = Vec::new();
-    let mut compared = false;
     for topic in state.measures().all() {
         let Some(p) = published(&state, agency, topic, Some(&publication), lang).await? else {
             continue;
@@ -223,8 +226,8 @@ pub async fn report(
         let now = topic
             .compute(&state, agency, &selection, &p.years, &p.measures, lang)
             .await?;
-        let before = if p.years.contains(&before_year) {
-            compared = true;
+        let compared = p.years.contains(&before_year);
+        let before = if compared {
             let s = Selection {
                 year: before_year.clone(),
                 ..Selection::default()
@@ -280,6 +283,11 @@ pub async fn report(
         let query = selection.query();
         topics.push(ReportTopic {
             id: topic.id(),
+            before: if compared {
+                before_year.clone()
+            } else {
+                String::new()
+            },
             title: topic.title(lang),
             intro: topic.intro(lang),
             views: now
@@ -303,7 +311,6 @@ pub async fn report(
     page(ReportPage {
         ctx: &ctx,
         year,
-        before: if compared { before_year } else { String::new() },
         published: date(agency, publication.published_at),
         topics,
         threshold: agency.small_cell_threshold.to_string(),

@@ -124,18 +124,28 @@ fn est_of(v: &Disclosed<TrendValue>) -> Option<Est> {
     v.shown().and_then(|v| v.est)
 }
 
-fn table(lang: Lang, key: &str, surveys: &[(&str, Vec<Row>)], threshold: i64) -> PublicTable {
+/// A score's table. Years carry the first and last months with answers (a month is its own
+/// dates, so monthly rows leave them out); the survey is a column only when more than one
+/// is published, else the caption names it.
+fn table(
+    lang: Lang,
+    key: &str,
+    surveys: &[(&str, Vec<Row>)],
+    by_month: bool,
+    threshold: i64,
+) -> PublicTable {
     let number = |v: &Disclosed<TrendValue>, f: fn(&Est) -> f64| match v {
         Disclosed::Withheld => Value::Number(Disclosed::Withheld),
         Disclosed::Shown(t) => t
             .est
             .map_or(Value::Empty, |e| Value::Number(Disclosed::Shown(f(&e)))),
     };
+    let several = surveys.len() > 1;
     let rows = surveys
         .iter()
         .flat_map(|(title, rows)| {
             rows.iter().map(move |r| {
-                vec![
+                let mut cells = vec![
                     Value::Text(r.period.clone()),
                     number(&r.value, |e| e.value),
                     number(&r.value, |e| e.lower),
@@ -144,29 +154,49 @@ fn table(lang: Lang, key: &str, surveys: &[(&str, Vec<Row>)], threshold: i64) ->
                         Disclosed::Shown(t) => Value::count(t.n as i64),
                         Disclosed::Withheld => Value::Number(Disclosed::Withheld),
                     },
-                    Value::Text(r.first.clone()),
-                    Value::Text(r.last.clone()),
-                    Value::Text(title.to_string()),
-                ]
+                ];
+                if !by_month {
+                    cells.push(Value::Text(r.first.clone()));
+                    cells.push(Value::Text(r.last.clone()));
+                }
+                if several {
+                    cells.push(Value::Text(title.to_string()));
+                }
+                cells
             })
         })
         .collect();
+    let mut columns = vec![
+        Column::new("period", k(lang, "col.period"), Kind::Text)
+            .described(k(lang, "col.period_means")),
+        Column::new("score", k(lang, "col.score"), Kind::Score)
+            .with_interval()
+            .described(k(lang, "col.score_means")),
+        Column::new("score_low", k(lang, "col.score_low"), Kind::Score),
+        Column::new("score_high", k(lang, "col.score_high"), Kind::Score),
+        Column::new("respondents", k(lang, "col.respondents"), Kind::Count)
+            .described(k(lang, "col.respondents_means")),
+    ];
+    if !by_month {
+        columns.push(Column::new(
+            "first_month",
+            k(lang, "col.first_month"),
+            Kind::Text,
+        ));
+        columns.push(Column::new(
+            "last_month",
+            k(lang, "col.last_month"),
+            Kind::Text,
+        ));
+    }
+    let mut caption = k(lang, &format!("{key}.caption"));
+    match surveys {
+        [(title, _)] => caption = format!("{caption}: {title}"),
+        _ => columns.push(Column::new("survey", k(lang, "col.survey"), Kind::Text)),
+    }
     PublicTable {
-        caption: k(lang, &format!("{key}.caption")),
-        columns: vec![
-            Column::new("period", k(lang, "col.period"), Kind::Text)
-                .described(k(lang, "col.period_means")),
-            Column::new("score", k(lang, "col.score"), Kind::Score)
-                .with_interval()
-                .described(k(lang, "col.score_means")),
-            Column::new("score_low", k(lang, "col.score_low"), Kind::Score),
-            Column::new("score_high", k(lang, "col.score_high"), Kind::Score),
-            Column::new("respondents", k(lang, "col.respondents"), Kind::Count)
-                .described(k(lang, "col.respondents_means")),
-            Column::new("first_month", k(lang, "col.first_month"), Kind::Text),
-            Column::new("last_month", k(lang, "col.last_month"), Kind::Text),
-            Column::new("survey", k(lang, "col.survey"), Kind::Text),
-        ],
+        caption,
+        columns,
         rows,
         threshold,
     }
@@ -316,7 +346,13 @@ impl Topic for SurveysTopic {
                 id,
                 title: k(lang, &format!("{key}.title")),
                 summary,
-                table: table(lang, key, &per_survey, threshold),
+                table: table(
+                    lang,
+                    key,
+                    &per_survey,
+                    !selection.year.is_empty(),
+                    threshold,
+                ),
                 chart: Some(ChartSpec::Bars {
                     label: 0,
                     value: 1,

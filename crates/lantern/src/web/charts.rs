@@ -325,8 +325,7 @@ impl LineChart {
     pub fn svg(&self) -> String {
         const COLOURS: [&str; 4] = ["#005ea2", "#b50909", "#216e1f", "#54278f"];
         const DASHES: [&str; 4] = ["", "6 4", "2 3", "10 3 2 3"];
-        let (left, right, top, bottom) = (44.0, 34.0, 12.0, 40.0);
-        let plot_width = WIDTH - left - right;
+        let (right, top, bottom) = (34.0, 12.0, 40.0);
         let plot_height = 180.0;
         let width = WIDTH;
         let legend_height = 22.0 * self.series.len() as f64;
@@ -361,6 +360,14 @@ impl LineChart {
             *ticks.last().unwrap_or(&1.0),
         );
         let span = if y_hi > y_lo { y_hi - y_lo } else { 1.0 };
+        // Room for the widest tick label ("20,000") right-aligned before the axis.
+        let widest_tick = ticks
+            .iter()
+            .map(|t| (self.tick_format)(self.lang, *t).chars().count())
+            .max()
+            .unwrap_or(1) as f64;
+        let left = (widest_tick * CHAR + 10.0).max(44.0);
+        let plot_width = WIDTH - left - right;
         let x = |i: usize| {
             left + if n > 1 {
                 plot_width * i as f64 / (n - 1) as f64
@@ -599,6 +606,35 @@ mod tests {
         assert!(svg.contains(">0.04<") || svg.contains(">0.05<"), "{svg}");
         // Drawn narrow, so that its text stays readable when a phone scales it down.
         assert!(svg.contains("viewBox=\"0 0 400 "), "{svg}");
+    }
+
+    #[test]
+    fn wide_tick_labels_fit_left_of_the_axis() {
+        let chart = LineChart::new(
+            "Stops by year",
+            vec![Series {
+                label: "Stops".into(),
+                points: vec![
+                    ("2023".into(), Some(14_992.0), None),
+                    ("2024".into(), Some(15_003.0), None),
+                ],
+            }],
+            Lang::En,
+        );
+        let svg = chart.svg();
+        well_formed(&svg);
+        // "15,000" is six characters, right-aligned: its anchor leaves room for all six.
+        let label = svg
+            .split("<text ")
+            .find(|t| t.contains(">15,000<"))
+            .expect("a 15,000 tick");
+        let x: f64 = label
+            .split("x=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        assert!(x >= 6.0 * CHAR, "{label}");
     }
 
     #[test]
