@@ -59,7 +59,7 @@ test('an analyst reads the stop analyses', async () => {
     await page.getByLabel('District', { exact: true }).selectOption('D2');
     await page.getByRole('button', { name: 'Show' }).click();
     await page.waitForURL(/year=2024/);
-    await page.getByRole('table', { name: /Stops and residents by race \(D2/ }).waitFor();
+    await page.getByRole('table', { name: /Stops and residents by race \(Riverside/ }).waitFor();
     await check(page, `stops-analysis-filtered-${label}`);
 
     await page.goto(`${server.base}/riverton/staff/stops/darkness`);

@@ -114,6 +114,22 @@ async fn glance(
                 continue;
             };
             let trend = match shown.len().checked_sub(2).map(|i| shown[i]) {
+                // A score moves in points on its scale, not in percent of itself.
+                Some((before, prev)) if h.kind == crate::publish::Kind::Score => {
+                    let change = value - prev;
+                    let key = if change >= 0.0 {
+                        "home.up_points"
+                    } else {
+                        "home.down_points"
+                    };
+                    ctx.tf(
+                        key,
+                        &[
+                            ("change", &fmt::decimal(lang, change.abs(), 1)),
+                            ("year", before),
+                        ],
+                    )
+                }
                 Some((before, prev)) if prev > 0.0 => {
                     let change = (value - prev) / prev;
                     let key = if change >= 0.0 {

@@ -39,6 +39,7 @@ pub async fn state(db: Db, config: Config, clock: Clock) -> anyhow::Result<AppSt
     slices.insert(crate::surveys::Runtime::start(&db, &config));
     let mut measures = crate::publish::Registry::default();
     measures.add(crate::transparency::measures::StopsTopic);
+    measures.add(crate::surveys::measures::SurveysTopic);
     slices.insert(measures);
     slices.insert(crate::portal::cache::PortalCache::default());
     AppState::with_slices(db, config, clock, slices).await

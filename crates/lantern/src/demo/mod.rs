@@ -32,7 +32,7 @@ pub async fn ensure(db: &Db, seed: u64, now: i64) -> anyhow::Result<(Agency, boo
     stops::seed(db, &mut rng, &agency, now).await?;
     let seeded = surveys::seed(db, &mut rng, &agency, now).await?;
     contacts::seed(db, &mut rng, &agency, &seeded.post_contact, now).await?;
-    publish_stops(db, &agency, now).await?;
+    publish_portal(db, &agency, &seeded.community, now).await?;
     crate::on_db!(db, |pool| {
         sqlx::query("INSERT INTO instance (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .bind(DEMO_MARKER)
@@ -44,16 +44,45 @@ pub async fn ensure(db: &Db, seed: u64, now: i64) -> anyhow::Result<(Agency, boo
     Ok((agency, true))
 }
 
-/// The demo publishes every stop measure of every year, as an analyst would after checking
-/// the previews, so the portal has numbers the moment the demo starts.
-async fn publish_stops(db: &Db, agency: &Agency, now: i64) -> anyhow::Result<()> {
+/// The demo publishes every stop measure and every community-survey score of every year,
+/// as an analyst would after checking the previews, so the portal has numbers the moment the
+/// demo starts.
+async fn publish_portal(
+    db: &Db,
+    agency: &Agency,
+    community: &crate::surveys::store::Survey,
+    now: i64,
+) -> anyhow::Result<()> {
     use crate::publish::Topic;
+    let lang = crate::web::i18n::Lang::En;
     let measures: Vec<String> = crate::transparency::measures::StopsTopic
-        .measures(crate::web::i18n::Lang::En)
+        .measures(lang)
         .into_iter()
+        .chain(crate::surveys::measures::SurveysTopic.measures(lang))
         .map(|m| m.id.to_string())
         .collect();
-    let (years, _) = crate::transparency::store::dimensions(db, agency.id).await?;
+    let (mut years, _) = crate::transparency::store::dimensions(db, agency.id).await?;
+    // The years the community survey has answers in, on the agency's calendar.
+    let (first, last): (Option<i64>, Option<i64>) = crate::on_db!(db, |pool| {
+        sqlx::query_as(
+            "SELECT MIN(submitted_at), MAX(submitted_at) FROM responses \
+             WHERE agency_id = $1 AND survey_id = $2",
+        )
+        .bind(agency.id)
+        .bind(community.id)
+        .fetch_one(pool)
+        .await
+    })?;
+    if let (Some(first), Some(last)) = (first, last) {
+        let year = |at: i64| {
+            chrono::DateTime::from_timestamp(at, 0)
+                .map(|t| chrono::Datelike::year(&t.with_timezone(&agency.tz())))
+                .unwrap_or_default()
+        };
+        years.extend((year(first)..=year(last)).map(|y| y.to_string()));
+    }
+    years.sort();
+    years.dedup();
     crate::publish::store::publish(
         db,
         agency.id,

@@ -1,11 +1,11 @@
 //! The public portal's answers, kept in memory and validated by ETag.
 //!
 //! A public page changes only when the agency publishes or when its data changes. Each
-//! agency's *version* (the newest publication's number and every topic's data version, with
-//! the settings that change what pages say) is read at most once every [`VERSION_TTL`]; a
-//! page's ETag is derived from that version and the address, so a conditional GET within that
-//! time is answered 304 without touching the database, and a page already rendered for this
-//! version is sent from memory. Publishing in this process forgets the agency's version at
+//! agency's *version* (the newest publication and every topic's data version, with the
+//! settings that change what pages say) is read at most once every [`VERSION_TTL`]. A page
+//! rendered for the current version is kept with the ETag of its content: it is sent from
+//! memory, and a conditional GET that names its tag is answered 304, neither touching the
+//! database while the version is fresh. Publishing in this process forgets the agency's version at
 //! once; another process (or an import) is seen within the TTL.
 //!
 //! Only anonymous GETs are cached (a signed-in person's pages carry their menu), only 200
@@ -38,6 +38,8 @@ pub const MAX_PAGES: usize = 4096;
 pub const MAX_PAGE_BYTES: usize = 4 << 20;
 
 struct Page {
+    /// The version it was rendered for.
+    version: String,
     etag: HeaderValue,
     headers: HeaderMap,
     body: Bytes,
@@ -138,16 +140,18 @@ pub async fn serve(State(state): State<AppState>, req: Request, next: Next) -> R
         req.uri().path(),
         req.uri().query().unwrap_or("")
     );
-    let etag = etag(&version, &key);
-    let matches = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.as_bytes() == etag.as_bytes());
-    if matches {
-        return not_modified(&etag);
-    }
-    let stored = lock(&cache.pages).get(&key).cloned();
-    if let Some(page) = stored.filter(|p| p.etag == etag && p.stored.elapsed() < PAGE_TTL) {
+    let stored = lock(&cache.pages)
+        .get(&key)
+        .filter(|p| p.version == version && p.stored.elapsed() < PAGE_TTL)
+        .cloned();
+    if let Some(page) = stored {
+        let matches = req
+            .headers()
+            .get(header::IF_NONE_MATCH)
+            .is_some_and(|v| v.as_bytes() == page.etag.as_bytes());
+        if matches {
+            return not_modified(&page.etag);
+        }
         return replay(&page, method == Method::HEAD);
     }
     let response = next.run(req).await;
@@ -166,6 +170,8 @@ pub async fn serve(State(state): State<AppState>, req: Request, next: Next) -> R
         return AppError::Internal(anyhow::anyhow!("a portal answer could not be read"))
             .into_response();
     };
+    // The tag is the content's own, so a client's copy is current exactly when it matches.
+    let etag = etag(&bytes);
     parts.headers.insert(header::ETAG, etag.clone());
     parts.headers.insert(
         header::CACHE_CONTROL,
@@ -174,6 +180,7 @@ pub async fn serve(State(state): State<AppState>, req: Request, next: Next) -> R
     let mut kept = parts.headers.clone();
     kept.remove(header::SET_COOKIE);
     let page = Arc::new(Page {
+        version,
         etag,
         headers: kept,
         body: bytes.clone(),
@@ -195,8 +202,8 @@ pub async fn serve(State(state): State<AppState>, req: Request, next: Next) -> R
     Response::from_parts(parts, Body::from(bytes))
 }
 
-fn etag(version: &str, key: &str) -> HeaderValue {
-    let hash = crate::platform::secrets::sha256_hex(format!("{version}\n{key}").as_bytes());
+fn etag(body: &[u8]) -> HeaderValue {
+    let hash = crate::platform::secrets::sha256_hex(body);
     HeaderValue::from_str(&format!("\"{}\"", &hash[..32])).expect("hex is a valid header value")
 }
 

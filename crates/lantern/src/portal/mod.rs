@@ -24,8 +24,10 @@ use crate::web::fmt;
 use crate::web::i18n::Lang;
 use crate::web::page;
 
+pub mod about;
 pub mod cache;
 pub mod catalogue;
+pub mod report;
 pub mod staff;
 
 pub fn router() -> Router<AppState> {
@@ -35,6 +37,9 @@ pub fn router() -> Router<AppState> {
         .route("/{agency}/methodology", get(methodology))
         .route("/{agency}/open-data", get(catalogue::open_data))
         .route("/{agency}/data.json", get(catalogue::data_json))
+        .route("/{agency}/about-data", get(about::about_data))
+        .route("/{agency}/report", get(report::list))
+        .route("/{agency}/report/{year}", get(report::report))
         .route(
             "/{agency}/staff/publish",
             get(staff::form).post(staff::publish),

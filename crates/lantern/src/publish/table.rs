@@ -21,6 +21,8 @@ pub enum Kind {
     Share,
     /// A ratio of two rates (1 = the same).
     Ratio,
+    /// A score from 0 to 100 (a survey's trust score), written with one decimal.
+    Score,
     /// Any other number (a rate per 1,000 residents, a p-value).
     Number,
 }
@@ -32,6 +34,7 @@ impl Kind {
             Kind::Count => fmt::int(lang, x.round() as i64),
             Kind::Share => fmt::percent(lang, x),
             Kind::Ratio => fmt::decimal(lang, x, 2),
+            Kind::Score => fmt::decimal(lang, x, 1),
             Kind::Number if x != 0.0 && x.abs() < 0.001 => {
                 format!("< {}", fmt::decimal(lang, 0.001, 3))
             }
@@ -222,6 +225,7 @@ mod tests {
         assert_eq!(Kind::Number.format(Lang::En, 0.0004), "< 0.001");
         assert_eq!(Kind::Number.format(Lang::Es, 0.0004), "< 0,001");
         assert_eq!(Kind::Number.format(Lang::Es, 245.3), "245");
+        assert_eq!(Kind::Score.format(Lang::Es, 62.349), "62,3");
     }
 
     #[test]

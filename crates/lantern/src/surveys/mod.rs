@@ -23,6 +23,7 @@ pub mod employee;
 pub mod export;
 pub mod invitations;
 pub mod links;
+pub mod measures;
 pub mod model;
 pub mod public;
 pub mod respond;

@@ -342,8 +342,28 @@ pub struct TrendValue {
 
 #[derive(Clone, Debug)]
 pub struct TrendRow {
+    /// For people: "Mar 2026".
     pub month: String,
+    /// As the data keeps it: "2026-03".
+    pub key: String,
     pub value: Disclosed<TrendValue>,
+}
+
+/// One calendar year of a score: the months with answers in it pooled, shown only when
+/// every one of those months is shown (see [`yearly`]).
+#[derive(Clone, Debug)]
+pub struct YearRow {
+    pub year: String,
+    /// The first and last months with answers in the year ("2025-07", "2025-12").
+    pub first_month: String,
+    pub last_month: String,
+    pub value: Disclosed<TrendValue>,
+}
+
+impl YearRow {
+    pub fn est(&self) -> Option<Est> {
+        self.value.shown().and_then(|v| v.est)
+    }
 }
 
 impl TrendRow {
@@ -358,10 +378,13 @@ impl TrendRow {
 
 #[derive(Clone, Debug)]
 pub struct ScoreResult {
+    pub key: ScoreKey,
     pub label: &'static str,
     pub value: Option<Est>,
     pub weighted: Option<Est>,
     pub trend: Vec<TrendRow>,
+    /// The trend by calendar year.
+    pub by_year: Vec<YearRow>,
     pub trend_chart: String,
     pub breakdown: Option<Breakdown>,
 }
@@ -589,6 +612,7 @@ pub fn compute(input: Inputs<'_>) -> Results {
             .iter()
             .map(|(m, t)| TrendRow {
                 month: month_label(m),
+                key: m.clone(),
                 value: Disclosed::unless(
                     !enough || hidden.contains(m),
                     TrendValue {
@@ -639,11 +663,14 @@ pub fn compute(input: Inputs<'_>) -> Results {
             .as_ref()
             .filter(|_| enough)
             .map(|d| numeric_breakdown(d, totals, &ctx, key.label(), SCORE_RANGE));
+        let by_year = yearly(&months, &hidden, enough);
         scores.push(ScoreResult {
+            key: *key,
             label: key.label(),
             value,
             weighted,
             trend,
+            by_year,
             trend_chart,
             breakdown,
         });
@@ -795,6 +822,49 @@ pub fn compute(input: Inputs<'_>) -> Results {
         too_few,
         min_group: min,
     }
+}
+
+/// A score's months pooled by calendar year. A year's count is the sum of its months'
+/// counts, so a year is shown only when every month in it is shown: a shown year then says
+/// nothing its months do not, and a withheld year, found as the total less the shown years,
+/// less its shown months, gives only the sum of the withheld months, which the total less
+/// every shown month gives already (and the months' own rule keeps that sum from being one
+/// month's count).
+fn yearly(months: &[(String, Tally)], hidden_months: &[String], enough: bool) -> Vec<YearRow> {
+    let mut years: Vec<YearRow> = Vec::new();
+    let mut sums: Vec<(Tally, bool)> = Vec::new();
+    for (m, t) in months {
+        let year = m.get(..4).unwrap_or(m);
+        let hidden = !enough || hidden_months.contains(m);
+        match (years.last_mut(), sums.last_mut()) {
+            (Some(y), Some((sum, any_hidden))) if y.year == year => {
+                y.last_month = m.clone();
+                sum.n += t.n;
+                sum.sum += t.sum;
+                sum.sum_sq += t.sum_sq;
+                *any_hidden |= hidden;
+            }
+            _ => {
+                years.push(YearRow {
+                    year: year.to_string(),
+                    first_month: m.clone(),
+                    last_month: m.clone(),
+                    value: Disclosed::Withheld,
+                });
+                sums.push((t.clone(), hidden));
+            }
+        }
+    }
+    for (y, (t, hidden)) in years.iter_mut().zip(sums) {
+        y.value = Disclosed::unless(
+            hidden,
+            TrendValue {
+                n: t.n,
+                est: mean(t.n as f64, t.sum, t.sum_sq).map(|e| e.within(SCORE_RANGE)),
+            },
+        );
+    }
+    years
 }
 
 /// Scores run from 0 to 100.
@@ -1250,5 +1320,68 @@ mod tests {
         assert_eq!(b.hidden, 2);
         let trend = &r.scores[0].trend;
         assert!(trend[0].est().is_some() && trend[1].est().is_none() && trend[2].est().is_none());
+        // The year holds withheld months, so it is withheld too: 2026 less January and
+        // March would be February.
+        let years = &r.scores[0].by_year;
+        assert_eq!(years.len(), 1);
+        assert_eq!(
+            (years[0].first_month.as_str(), years[0].last_month.as_str()),
+            ("2026-01", "2026-03")
+        );
+        assert!(years[0].value.is_withheld());
+    }
+
+    #[test]
+    fn a_year_is_shown_when_all_its_months_are() {
+        let d = def();
+        let w = Weighting::default();
+        let mut agg = Aggregate::default();
+        // 2025: Nov 12 at 4, Dec 3 at 6 (too few); 2026: Jan 20 at 8, Feb 30 at 9; Oct 2025
+        // has 6 at 2, so it is the complement of December.
+        let months = [
+            ("2025-10", 6, 2.0),
+            ("2025-11", 12, 4.0),
+            ("2025-12", 3, 6.0),
+            ("2026-01", 20, 8.0),
+            ("2026-02", 30, 9.0),
+        ];
+        for (month, n, trust) in months {
+            for _ in 0..n {
+                let a: Answers = [("trust".to_string(), Answer::Number(trust))]
+                    .into_iter()
+                    .collect();
+                let facts = Facts {
+                    month: month.into(),
+                    ..Facts::default()
+                };
+                agg.add(&d, 1, &a, &facts, &w);
+            }
+        }
+        let r = compute(Inputs {
+            def: &d,
+            agg: &agg,
+            weights: None,
+            by: None,
+            suppression: Suppression { min: 5 },
+            lang: Lang::En,
+        });
+        let score = &r.scores[0];
+        let hidden: Vec<&str> = score
+            .trend
+            .iter()
+            .filter(|m| m.value.is_withheld())
+            .map(|m| m.key.as_str())
+            .collect();
+        assert_eq!(hidden, ["2025-10", "2025-12"]);
+        let years = &score.by_year;
+        assert_eq!(years.len(), 2);
+        assert_eq!(years[0].year, "2025");
+        assert!(years[0].value.is_withheld());
+        assert_eq!(years[1].year, "2026");
+        assert_eq!(years[1].value.shown().unwrap().n, 50);
+        // Trust 0–10 is scored 0–100: (20·80 + 30·90) / 50 = 86.
+        let e = years[1].est().unwrap();
+        assert!((e.value - 86.0).abs() < 1e-9, "{e:?}");
+        assert!(e.lower < 86.0 && e.upper > 86.0 && e.upper <= 100.0);
     }
 }

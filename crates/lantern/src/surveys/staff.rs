@@ -522,7 +522,17 @@ pub async fn compute_results(
     by: Option<Dim>,
     lang: Lang,
 ) -> AppResult<Option<(Results, std::sync::Arc<Definition>)>> {
-    let agency = ctx.agency()?;
+    results_for(state, ctx.agency()?, survey, by, lang).await
+}
+
+/// A survey's results for its agency, as every page shows them (small cells withheld).
+pub async fn results_for(
+    state: &AppState,
+    agency: &crate::platform::agencies::Agency,
+    survey: &Survey,
+    by: Option<Dim>,
+    lang: Lang,
+) -> AppResult<Option<(Results, std::sync::Arc<Definition>)>> {
     let Some(version_id) = survey.current_version else {
         return Ok(None);
     };

@@ -12,6 +12,8 @@ mod demo;
 mod durability;
 mod pages;
 mod portal;
+mod portal_pages;
+mod portal_surveys;
 mod privacy;
 mod readable;
 mod sign_in;

@@ -16,7 +16,7 @@ use crate::db_test;
 use crate::helpers::{Client, TestApp, between, hidden_fields, multipart};
 
 /// An agency with two districts (with population), so demographic questions have choices.
-async fn agency(app: &TestApp) -> Agency {
+pub async fn agency(app: &TestApp) -> Agency {
     let a = app.agency("riverton", "Riverton PD").await;
     let mut tx = app.db.begin().await.unwrap();
     roster::insert_district(&mut tx, a.id, "D1", "Northside")
@@ -235,7 +235,7 @@ db_test!(tampered_or_invalid_answers_are_never_stored, |app| {
     assert!(responses(&app, &s).await.is_empty(), "nothing was stored");
 });
 
-fn response(survey: &Survey, answers: &Answers, at: i64) -> NewResponse {
+pub fn response(survey: &Survey, answers: &Answers, at: i64) -> NewResponse {
     NewResponse {
         agency_id: survey.agency_id,
         survey_id: survey.id,
