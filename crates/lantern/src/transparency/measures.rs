@@ -10,11 +10,12 @@ use crate::platform::error::AppError;
 use crate::platform::roster;
 use crate::publish::{
     ChartSpec, Choices, Column, Computed, Headline, Kind, MeasureInfo, Method, PublicTable,
-    Selection, Topic, Value, View,
+    RecordFile, RecordStream, Selection, Topic, Value, View,
 };
 use crate::state::AppState;
 use crate::transparency::analysis::{self, RateTable, Vod};
 use crate::transparency::model::STOP_TYPES;
+use crate::transparency::records;
 use crate::transparency::routes::{compute_analysis, compute_darkness};
 use crate::transparency::store::{self, Scope};
 use crate::web::fmt;
@@ -219,6 +220,25 @@ impl Topic for StopsTopic {
             out.views.extend(view);
         }
         Ok(out)
+    }
+
+    fn records(&self, lang: Lang) -> Option<RecordFile> {
+        Some(records::file(lang))
+    }
+
+    async fn record_rows(
+        &self,
+        state: &AppState,
+        agency: &Agency,
+        years: &[String],
+    ) -> Result<RecordStream, AppError> {
+        records::stream(
+            state.db.clone(),
+            agency.id,
+            years,
+            agency.small_cell_threshold,
+        )
+        .await
     }
 }
 
