@@ -44,14 +44,17 @@ pub async fn ensure(db: &Db, seed: u64, now: i64) -> anyhow::Result<(Agency, boo
     Ok((agency, true))
 }
 
-/// The demo publishes every stop measure of every year, as an analyst would after checking
+/// The demo publishes every stop measure of every year, and the de-identified stop records, as an analyst would after checking
 /// the previews, so the portal has numbers the moment the demo starts.
 async fn publish_stops(db: &Db, agency: &Agency, now: i64) -> anyhow::Result<()> {
     use crate::publish::Topic;
-    let measures: Vec<String> = crate::transparency::measures::StopsTopic
-        .measures(crate::web::i18n::Lang::En)
+    let topic = crate::transparency::measures::StopsTopic;
+    let lang = crate::web::i18n::Lang::En;
+    let measures: Vec<String> = topic
+        .measures(lang)
         .into_iter()
         .map(|m| m.id.to_string())
+        .chain(topic.records(lang).map(|r| r.id.to_string()))
         .collect();
     let (years, _) = crate::transparency::store::dimensions(db, agency.id).await?;
     crate::publish::store::publish(

@@ -12,6 +12,7 @@ mod demo;
 mod durability;
 mod pages;
 mod portal;
+mod portal_records;
 mod privacy;
 mod readable;
 mod sign_in;
