@@ -414,7 +414,7 @@ fn batch(
     let mut district = TextColumn::default();
     let [mut stop_type, mut race, mut sex, mut age_group] = <[TextColumn; 4]>::default();
     let [mut search_basis, mut outcome, mut detail] = <[TextColumn; 3]>::default();
-    let mut flags: [Vec<Option<bool>>; 7] = Default::default();
+    let mut flags: [Vec<Option<bool>>; 6] = Default::default();
     for i in 0..stops.len() {
         let s = stops.get(i);
         let Some(key) = key(&s, district_ids[s.district as usize], years) else {
@@ -482,8 +482,8 @@ fn batch(
         outcome.push(out);
         detail.push(Some(LEVELS[usize::from(level)]));
     }
-    let [search, frisk, contraband, arrest, citation, warning, _] = flags;
-    let text = |c: TextColumn| c.done();
+    let [search, frisk, contraband, arrest, citation, warning] = flags;
+    let text = TextColumn::done;
     let texts = |c: [TextColumn; 4]| c.map(TextColumn::done);
     let [stop_type, race, sex, age_group] = texts([stop_type, race, sex, age_group]);
     Ok(RecordBatch {
