@@ -44,9 +44,9 @@ pub async fn ensure(db: &Db, seed: u64, now: i64) -> anyhow::Result<(Agency, boo
     Ok((agency, true))
 }
 
-/// The demo publishes every stop measure and every community-survey score of every year,
-/// as an analyst would after checking the previews, so the portal has numbers the moment the
-/// demo starts.
+/// The demo publishes every stop measure, the de-identified stop records and every
+/// community-survey score of every year, as an analyst would after checking the previews, so
+/// the portal has numbers the moment the demo starts.
 async fn publish_portal(
     db: &Db,
     agency: &Agency,
@@ -55,11 +55,13 @@ async fn publish_portal(
 ) -> anyhow::Result<()> {
     use crate::publish::Topic;
     let lang = crate::web::i18n::Lang::En;
-    let measures: Vec<String> = crate::transparency::measures::StopsTopic
+    let stops = crate::transparency::measures::StopsTopic;
+    let measures: Vec<String> = stops
         .measures(lang)
         .into_iter()
         .chain(crate::surveys::measures::SurveysTopic.measures(lang))
         .map(|m| m.id.to_string())
+        .chain(stops.records(lang).map(|r| r.id.to_string()))
         .collect();
     let (mut years, _) = crate::transparency::store::dimensions(db, agency.id).await?;
     // The years the community survey has answers in, on the agency's calendar.

@@ -9,6 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use crate::platform::error::AppResult;
+use crate::portal::records::{self, RecordLinks};
 use crate::portal::{ShownView, date, published, show};
 use crate::publish::store;
 use crate::publish::{Column, Selection};
@@ -28,8 +29,23 @@ struct OpenDataPage<'a> {
     ctx: &'a Ctx,
     /// (topic title, its datasets)
     topics: Vec<(String, Vec<Dataset>)>,
+    /// The published record-level files.
+    records: Vec<RecordLinks>,
     published: String,
     catalogue: String,
+}
+
+/// Every topic's published record file.
+async fn record_files(state: &AppState, ctx: &Ctx) -> AppResult<Vec<RecordLinks>> {
+    let agency = ctx.agency()?;
+    let Some(publication) = store::latest(&state.db, agency.id).await? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for topic in state.measures().all() {
+        out.extend(records::links(state, ctx, topic, &publication).await?);
+    }
+    Ok(out)
 }
 
 /// Every published measure of every topic, computed for the default selection (the newest
@@ -69,10 +85,12 @@ pub async fn open_data(State(state): State<AppState>, ctx: Ctx) -> AppResult<Res
         .map(|p| date(agency, p.published_at))
         .unwrap_or_default();
     let topics = datasets(&state, &ctx).await?;
+    let records = record_files(&state, &ctx).await?;
     page(OpenDataPage {
         catalogue: ctx.url("/data.json"),
         ctx: &ctx,
         topics,
+        records,
         published,
     })
 }
@@ -133,6 +151,30 @@ pub async fn data_json(
             })
         })
         .collect();
+    let mut dataset = dataset;
+    for r in record_files(&state, &ctx).await? {
+        dataset.push(serde_json::json!({
+            "@type": "dcat:Dataset",
+            "identifier": format!("{base}{}#{}", r.csv, r.file.id),
+            "title": r.file.title,
+            "description": r.file.description,
+            "keyword": ["police".to_string(), "transparency".to_string(), "open data".to_string(), "records".to_string()],
+            "modified": modified,
+            "publisher": { "@type": "org:Organization", "name": agency.name },
+            "contactPoint": { "@type": "vcard:Contact", "fn": agency.name, "hasEmail": contact_email },
+            "accessLevel": "public",
+            "temporal": match (r.years.first(), r.years.last()) {
+                (Some(a), Some(b)) => format!("{a}-01-01/{b}-12-31").into(),
+                _ => serde_json::Value::Null,
+            },
+            "describedBy": format!("{base}{}", r.dictionary),
+            "describedByType": "application/json",
+            "distribution": [
+                { "@type": "dcat:Distribution", "downloadURL": format!("{base}{}", r.csv), "mediaType": "text/csv", "format": "CSV", "describedBy": format!("{base}{}", r.dictionary), "describedByType": "application/json" },
+                { "@type": "dcat:Distribution", "downloadURL": format!("{base}{}", r.parquet), "mediaType": "application/vnd.apache.parquet", "format": "Parquet", "describedBy": format!("{base}{}", r.dictionary), "describedByType": "application/json" }
+            ]
+        }));
+    }
     Ok(Json(serde_json::json!({
         "@context": "https://project-open-data.cio.gov/v1.1/schema/catalog.jsonld",
         "@type": "dcat:Catalog",

@@ -28,6 +28,7 @@ pub mod about;
 pub mod cache;
 pub mod catalogue;
 pub mod report;
+pub mod records;
 pub mod staff;
 
 pub fn router() -> Router<AppState> {
@@ -383,6 +384,11 @@ async fn download(
     let publication = store::latest(&state.db, agency.id)
         .await?
         .ok_or(AppError::NotFound)?;
+    if let Some(file) = topic.records(ctx.lang())
+        && matches!(name, records::FILE | records::DICTIONARY)
+    {
+        return records::download(&state, &ctx, topic, &file, &publication, &path.file).await;
+    }
     let p = published(&state, agency, topic, Some(&publication), ctx.lang())
         .await?
         .ok_or(AppError::NotFound)?;

@@ -28,6 +28,8 @@ pub struct TopicChoice {
     pub id: &'static str,
     pub title: String,
     pub measures: Vec<MeasureChoice>,
+    /// The topic's record-level file, published like a measure.
+    pub records: Option<MeasureChoice>,
     pub preview: String,
 }
 
@@ -89,6 +91,11 @@ async fn render_form(
                     title: m.title,
                 })
                 .collect(),
+            records: t.records(lang).map(|r| MeasureChoice {
+                checked: measures.iter().any(|x| x == r.id),
+                id: r.id,
+                title: r.title,
+            }),
             preview: ctx.staff_url(&format!("/staff/publish/preview/{}", t.id())),
         });
     }
@@ -152,6 +159,7 @@ pub async fn publish(State(state): State<AppState>, ctx: Ctx, body: Bytes) -> Ap
     let mut known_years = std::collections::BTreeSet::new();
     for t in state.measures().all() {
         known_measures.extend(t.measures(lang).into_iter().map(|m| m.id));
+        known_measures.extend(t.records(lang).map(|r| r.id));
         known_years.extend(t.choices(&state, agency, lang).await?.years);
     }
     let mut errors = Vec::new();

@@ -24,9 +24,11 @@ use crate::platform::error::AppError;
 use crate::state::AppState;
 use crate::web::i18n::Lang;
 
+pub mod records;
 pub mod store;
 pub mod table;
 
+pub use records::{RecordBatch, RecordColumn, RecordFile, RecordStream};
 pub use table::{Column, Kind, PublicTable, Value};
 
 /// The filters a visitor can set in the URL. Each is empty for "all". Years are text ("2017")
@@ -179,6 +181,23 @@ pub trait Topic: Send + Sync {
         wanted: &[&str],
         lang: Lang,
     ) -> Result<Computed, AppError>;
+
+    /// The topic's record-level open-data file (one de-identified row per event), if it has
+    /// one. It is published like a measure, under [`RecordFile::id`].
+    fn records(&self, _lang: Lang) -> Option<RecordFile> {
+        None
+    }
+
+    /// The rows of [`Topic::records`] for the published `years`, de-identified by the
+    /// topic's rules and streamed a batch at a time: memory must not grow with the rows.
+    async fn record_rows(
+        &self,
+        _state: &AppState,
+        _agency: &Agency,
+        _years: &[String],
+    ) -> Result<RecordStream, AppError> {
+        Err(AppError::NotFound)
+    }
 }
 
 /// Every slice's topics, in the order the portal shows them.

@@ -10,12 +10,13 @@ use crate::platform::error::AppError;
 use crate::platform::roster;
 use crate::publish::{
     ChartSpec, Choices, Column, Computed, Headline, Kind, MeasureInfo, Method, PublicTable,
-    Selection, Topic, Value, View,
+    RecordFile, RecordStream, Selection, Topic, Value, View,
 };
 use crate::state::AppState;
 use crate::transparency::analysis::{self, RateTable, Vod};
 use crate::transparency::model::STOP_TYPES;
-use crate::transparency::routes::{compute_analysis, compute_darkness};
+use crate::transparency::records;
+use crate::transparency::routes::compute_analysis;
 use crate::transparency::store::{self, Scope};
 use crate::web::fmt;
 use crate::web::i18n::{Lang, t, tf};
@@ -142,7 +143,15 @@ impl Topic for StopsTopic {
     ) -> Result<Computed, AppError> {
         let threshold = agency.small_cell_threshold;
         let scope = Scope::from(selection);
-        let analysis = compute_analysis(&state.db, agency, &scope).await?;
+        // The rate tables and the benchmark come from one analysis, read only when one of
+        // them is wanted (the home page's headlines need none).
+        let needs_analysis = wanted
+            .iter()
+            .any(|id| !matches!(*id, "stops.stops" | "stops.darkness"));
+        let analysis = match needs_analysis {
+            true => Some(compute_analysis(&state.db, agency, &scope).await?),
+            false => None,
+        };
         // The yearly counts follow the district and stop type chosen, over every published
         // year: one read of the store for all of them.
         let every_year = Scope {
@@ -208,24 +217,42 @@ impl Topic for StopsTopic {
                     caution: String::new(),
                 }),
                 "benchmark" => analysis
-                    .benchmark
                     .as_ref()
+                    .and_then(|a| a.benchmark.as_ref())
                     .map(|b| benchmark_view(lang, id, title, b, threshold)),
                 "darkness" => {
-                    let vod = compute_darkness(&state.db, agency, &scope).await?;
                     let cells =
                         store::vod_cells(&state.db, agency.id, &scope, "black", "white").await?;
+                    let vod = analysis::veil_of_darkness(&cells, "black", "white");
                     Some(darkness_view(lang, id, title, &vod, &cells, threshold))
                 }
                 rate => analysis
-                    .rates
-                    .iter()
-                    .find(|r| r.key == rate)
+                    .as_ref()
+                    .and_then(|a| a.rates.iter().find(|r| r.key == rate))
                     .map(|r| rate_view(lang, id, title, r, threshold)),
             };
             out.views.extend(view);
         }
         Ok(out)
+    }
+
+    fn records(&self, lang: Lang) -> Option<RecordFile> {
+        Some(records::file(lang))
+    }
+
+    async fn record_rows(
+        &self,
+        state: &AppState,
+        agency: &Agency,
+        years: &[String],
+    ) -> Result<RecordStream, AppError> {
+        records::stream(
+            state.db.clone(),
+            agency.id,
+            years,
+            agency.small_cell_threshold,
+        )
+        .await
     }
 }
 

@@ -21,6 +21,7 @@ pub mod mapping;
 pub mod measures;
 pub mod model;
 pub mod population;
+pub mod records;
 pub mod routes;
 pub mod store;
 pub mod tally;

@@ -372,6 +372,44 @@ pub async fn stops(db: &Db, agency_id: i64) -> Result<Vec<StoredStop>, sqlx::Err
     Ok(out)
 }
 
+/// The chunks of the agency's finished imports, in the order written: (import, chunk, the
+/// import's `derived_from_outcome`). Read them one at a time with [`chunk_columns`].
+pub async fn finished_chunks(
+    db: &Db,
+    agency_id: i64,
+) -> Result<Vec<(i64, i64, Option<String>)>, sqlx::Error> {
+    on_db!(db, |pool| {
+        sqlx::query_as(
+            "SELECT c.import_id, c.chunk, i.derived_from_outcome FROM stop_chunks c \
+             JOIN stop_imports i ON i.agency_id = c.agency_id AND i.id = c.import_id \
+             WHERE c.agency_id = $1 AND i.status = 'done' ORDER BY c.import_id, c.chunk",
+        )
+        .bind(agency_id)
+        .fetch_all(pool)
+        .await
+    })
+}
+
+/// One chunk's format, stops and columns (see [`chunks::StoredColumns::decode`]).
+pub async fn chunk_columns(
+    db: &Db,
+    agency_id: i64,
+    import_id: i64,
+    chunk: i64,
+) -> Result<(i64, i64, Vec<u8>), sqlx::Error> {
+    on_db!(db, |pool| {
+        sqlx::query_as(
+            "SELECT format, stops, data FROM stop_chunks \
+             WHERE agency_id = $1 AND import_id = $2 AND chunk = $3",
+        )
+        .bind(agency_id)
+        .bind(import_id)
+        .bind(chunk)
+        .fetch_one(pool)
+        .await
+    })
+}
+
 /// Which part of the stops an analysis looks at. Empty strings mean "all".
 #[derive(
     Clone, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize, utoipa::ToSchema,

@@ -313,6 +313,8 @@ pub struct TestResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: String,
+    /// The body as sent (for binary files).
+    pub raw: Vec<u8>,
     pub denied: bool,
 }
 
@@ -414,6 +416,7 @@ impl Client {
             status,
             headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
+            raw: bytes.to_vec(),
             denied,
         }
     }

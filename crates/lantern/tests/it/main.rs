@@ -14,6 +14,7 @@ mod pages;
 mod portal;
 mod portal_pages;
 mod portal_surveys;
+mod portal_records;
 mod privacy;
 mod readable;
 mod sign_in;
