@@ -27,8 +27,8 @@ use crate::web::page;
 pub mod about;
 pub mod cache;
 pub mod catalogue;
-pub mod report;
 pub mod records;
+pub mod report;
 pub mod staff;
 
 pub fn router() -> Router<AppState> {
@@ -331,6 +331,20 @@ pub fn date(agency: &Agency, at: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A topic of the registry and the agency's newest publication: not found when either is
+/// missing (an agency that has published nothing has no public topic).
+async fn public_topic<'a>(
+    state: &'a AppState,
+    agency: &Agency,
+    id: &str,
+) -> AppResult<(&'a dyn Topic, Publication)> {
+    let topic = state.measures().get(id).ok_or(AppError::NotFound)?;
+    let publication = store::latest(&state.db, agency.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((topic, publication))
+}
+
 #[derive(Deserialize)]
 pub struct TopicPath {
     #[allow(dead_code)]
@@ -345,13 +359,7 @@ async fn topic_page(
     Query(selection): Query<Selection>,
 ) -> AppResult<Response> {
     let agency = ctx.agency()?;
-    let topic = state
-        .measures()
-        .get(&path.topic)
-        .ok_or(AppError::NotFound)?;
-    let publication = store::latest(&state.db, agency.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (topic, publication) = public_topic(&state, agency, &path.topic).await?;
     let p = published(&state, agency, topic, Some(&publication), ctx.lang())
         .await?
         .ok_or(AppError::NotFound)?;
@@ -376,14 +384,8 @@ async fn download(
     Query(selection): Query<Selection>,
 ) -> AppResult<Response> {
     let agency = ctx.agency()?;
-    let topic = state
-        .measures()
-        .get(&path.topic)
-        .ok_or(AppError::NotFound)?;
     let (name, ext) = path.file.rsplit_once('.').ok_or(AppError::NotFound)?;
-    let publication = store::latest(&state.db, agency.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (topic, publication) = public_topic(&state, agency, &path.topic).await?;
     if let Some(file) = topic.records(ctx.lang())
         && matches!(name, records::FILE | records::DICTIONARY)
     {
