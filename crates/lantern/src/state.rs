@@ -38,13 +38,24 @@ impl Deref for AppState {
     }
 }
 
-/// The slices' long-lived parts, one of each type.
+/// Told an agency's slug when what its pages say may have changed (its settings, a
+/// publication), so that a slice's cache can let go of them.
+pub type AgencyChanged = Box<dyn Fn(&str) + Send + Sync>;
+
+/// The slices' long-lived parts, one of each type, and who wants to hear of agency changes.
 #[derive(Default)]
-pub struct SliceParts(HashMap<TypeId, Box<dyn Any + Send + Sync>>);
+pub struct SliceParts {
+    parts: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
+    on_agency_change: Vec<AgencyChanged>,
+}
 
 impl SliceParts {
     pub fn insert<T: Any + Send + Sync>(&mut self, part: T) {
-        self.0.insert(TypeId::of::<T>(), Box::new(part));
+        self.parts.insert(TypeId::of::<T>(), Box::new(part));
+    }
+
+    pub fn on_agency_change(&mut self, hook: impl Fn(&str) + Send + Sync + 'static) {
+        self.on_agency_change.push(Box::new(hook));
     }
 }
 
@@ -77,12 +88,19 @@ impl AppState {
         })))
     }
 
+    /// Tells every slice that an agency's pages may say something new.
+    pub fn agency_changed(&self, slug: &str) {
+        for hook in &self.0.slices.on_agency_change {
+            hook(slug);
+        }
+    }
+
     /// A slice's part. Every part is inserted when the state is built, so a missing one is a
     /// wiring mistake in `crate::app`, found by the first test that touches the slice.
     pub fn part<T: Any + Send + Sync>(&self) -> &T {
         self.0
             .slices
-            .0
+            .parts
             .get(&TypeId::of::<T>())
             .and_then(|p| p.downcast_ref::<T>())
             .unwrap_or_else(|| panic!("{} was not started with the state", type_name::<T>()))

@@ -41,7 +41,9 @@ pub async fn state(db: Db, config: Config, clock: Clock) -> anyhow::Result<AppSt
     measures.add(crate::transparency::measures::StopsTopic);
     measures.add(crate::surveys::measures::SurveysTopic);
     slices.insert(measures);
-    slices.insert(crate::portal::cache::PortalCache::default());
+    let portal_cache = std::sync::Arc::new(crate::portal::cache::PortalCache::default());
+    slices.insert(portal_cache.clone());
+    slices.on_agency_change(move |slug| portal_cache.forget(slug));
     AppState::with_slices(db, config, clock, slices).await
 }
 

@@ -56,12 +56,13 @@ pub struct PortalCache {
 
 impl AppState {
     pub fn portal_cache(&self) -> &PortalCache {
-        self.part::<PortalCache>()
+        self.part::<Arc<PortalCache>>()
     }
 }
 
 impl PortalCache {
-    /// Forgets an agency's version and pages (after it publishes).
+    /// Forgets an agency's version and pages (when it publishes or changes its settings:
+    /// `AppState::agency_changed`).
     pub fn forget(&self, slug: &str) {
         lock(&self.versions).remove(slug);
         lock(&self.pages).retain(|k, _| !k.starts_with(&format!("{slug} ")));

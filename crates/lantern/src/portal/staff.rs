@@ -222,7 +222,7 @@ pub async fn publish(State(state): State<AppState>, ctx: Ctx, body: Bytes) -> Ap
         &note,
     )
     .await?;
-    state.portal_cache().forget(&agency.slug);
+    state.agency_changed(&agency.slug);
     Ok(Redirect::to(&ctx.staff_url("/staff/publish?saved=1")).into_response())
 }
 

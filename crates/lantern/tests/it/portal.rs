@@ -247,6 +247,8 @@ db_test!(every_format_withholds_the_same_small_cells, |app| {
         sj.id
     ))
     .await;
+    // As the settings page does: what public pages (and the portal's cache) say changes.
+    app.state.agency_changed("sanjose");
     publish(&mut analyst, &["stops.search_rate"], &["2017"]).await;
     let mut visitor = app.client();
     let q = "?year=2017&district=NE";

@@ -325,6 +325,8 @@ db_test!(
                 sj.id
             ))
             .await;
+            // As the settings page does: what public pages (and the portal's cache) say changes.
+            app.state.agency_changed("sanjose");
             let csv = visitor.get("/sanjose/data/stops/records.csv").await;
             csv.assert_status(StatusCode::OK);
             let (header, rows) = read_csv(&csv.body);
@@ -534,6 +536,8 @@ db_test!(
                 sj.id
             ))
             .await;
+            // As the settings page does: what public pages (and the portal's cache) say changes.
+            app.state.agency_changed("sanjose");
             let body = visitor.get("/sanjose/data/stops/records.csv").await.body;
             assert!(
                 !body.contains("SECRET")
@@ -575,6 +579,8 @@ db_test!(
             sj.id
         ))
         .await;
+        // As the settings page does: what public pages (and the portal's cache) say changes.
+        app.state.agency_changed("sanjose");
         let body = visitor.get("/sanjose/data/stops/records.csv").await.body;
         let (header, rows) = read_csv(&body);
         assert_eq!(header, COLUMNS);

@@ -118,6 +118,8 @@ pub async fn save(
     .await?
     {
         Ok(changed) => {
+            // Public pages (and what caches keep of them) say the new name, threshold, contact.
+            state.agency_changed(&agency.slug);
             let fresh = agencies::by_id(&state.db, agency.id)
                 .await?
                 .unwrap_or_else(|| agency.clone());
